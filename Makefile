@@ -1,0 +1,32 @@
+# medledger: every target only names commands; see README.
+GO ?= go
+PKGS = ./...
+
+.PHONY: test vet fmt-check tidy-check check build fuzz bench
+
+## test: go vet plus all tests with the race detector (the README's test command)
+test: vet
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+tidy-check:
+	$(GO) mod tidy -diff
+
+## check: everything CI runs
+check: fmt-check tidy-check test
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/medledger ./cmd/medledger
+
+## fuzz: run each fuzz target briefly
+fuzz:
+	$(GO) test ./internal/ledger -run '^$$' -fuzz FuzzDecodeTx -fuzztime 30s
+	$(GO) test ./client -run '^$$' -fuzz FuzzVerifyInclusion -fuzztime 30s
+
+bench:
+	$(GO) run ./cmd/medledger bench ledger --json

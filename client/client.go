@@ -1,0 +1,313 @@
+// Package client is medledger's public Go client. It builds and signs
+// transactions, submits them to a node, and checks everything the node
+// answers about the ledger without trusting the node: signed tree heads
+// against the validator key from the genesis, inclusion proofs of
+// transactions and consistency proofs between tree heads, as a
+// Certificate Transparency client does (RFC 6962).
+//
+// Every method of Client is safe for concurrent use.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/medledger/medledger/internal/api"
+	"github.com/medledger/medledger/internal/consensus/solo"
+	"github.com/medledger/medledger/internal/ledger"
+)
+
+// Hash is a SHA-256 digest (hex in text form).
+type Hash = ledger.Hash
+
+// Signer signs transactions. It never exposes key bytes.
+type Signer interface {
+	Public() ed25519.PublicKey
+	Sign(msg []byte) ([]byte, error)
+}
+
+// Tx is an unsigned transaction.
+type Tx struct {
+	ChainID  string
+	Contract string
+	Method   string
+	Payload  []byte
+	Signer   string // member id
+	Nonce    uint64 // 0: a random nonce is chosen
+}
+
+// Sign returns the canonical signed envelope and its transaction hash.
+func Sign(t Tx, s Signer) (raw []byte, id Hash, err error) {
+	if t.Nonce == 0 {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, id, err
+		}
+		t.Nonce = binary.BigEndian.Uint64(b[:]) | 1
+	}
+	tx := &ledger.Tx{ChainID: t.ChainID, Contract: t.Contract, Method: t.Method, Payload: t.Payload, Signer: t.Signer, Nonce: t.Nonce}
+	sig, err := s.Sign(tx.SigningBytes())
+	if err != nil {
+		return nil, id, err
+	}
+	tx.Signature = sig
+	if err := tx.Validate(); err != nil {
+		return nil, id, err
+	}
+	return tx.Encode(), tx.ID(), nil
+}
+
+// Client talks to one node's HTTP API.
+type Client struct {
+	base string
+	hc   *http.Client
+}
+
+// New returns a client for the node at baseURL (e.g. "http://127.0.0.1:8740").
+// hc may be nil for a default client with a 60s timeout.
+func New(baseURL string, hc *http.Client) *Client {
+	if hc == nil {
+		hc = &http.Client{Timeout: 60 * time.Second}
+	}
+	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc}
+}
+
+// Error is an error answer from the node.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("node answered %d %s: %s", e.Status, e.Code, e.Message)
+}
+
+// Receipt is the answer to a committed transaction.
+type Receipt = solo.Receipt
+
+func (c *Client) do(ctx context.Context, method, path string, body io.Reader, ctype string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var eb struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(b, &eb) == nil && eb.Error.Code != "" {
+			return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+		}
+		// A committed-but-failed transaction answers a receipt with a 4xx.
+		if out != nil && json.Unmarshal(b, out) == nil {
+			if r, ok := out.(*Receipt); ok && r.Result.Code != "" {
+				return &Error{Status: resp.StatusCode, Code: string(r.Result.Code), Message: r.Result.Message}
+			}
+		}
+		return &Error{Status: resp.StatusCode, Code: "http", Message: resp.Status}
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(b, out)
+}
+
+// Submit sends one signed transaction and waits for its receipt. A
+// transaction that committed but failed in its contract returns the
+// receipt and an *Error with the result code.
+func (c *Client) Submit(ctx context.Context, raw []byte) (Receipt, error) {
+	var r Receipt
+	err := c.do(ctx, http.MethodPost, "/v1/tx", bytes.NewReader(raw), "application/octet-stream", &r)
+	return r, err
+}
+
+// BatchResult is one outcome of SubmitBatch.
+type BatchResult = api.BatchItem
+
+// SubmitBatch sends up to the node's batch limit of transactions at once.
+func (c *Client) SubmitBatch(ctx context.Context, raws [][]byte) ([]BatchResult, error) {
+	req := api.TxsRequest{Txs: make([]string, len(raws))}
+	for i, r := range raws {
+		req.Txs[i] = base64.StdEncoding.EncodeToString(r)
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Results []BatchResult `json:"results"`
+	}
+	if err := c.do(ctx, http.MethodPost, "/v1/txs", bytes.NewReader(body), "application/json", &out); err != nil {
+		return nil, err
+	}
+	return out.Results, nil
+}
+
+// TreeHead is a signed tree head as the node serves it.
+type TreeHead = api.STH
+
+// TxAnswer is a committed transaction with its receipt and inclusion proof.
+type TxAnswer = api.TxAnswer
+
+// TreeHead fetches the latest signed tree head. Check it with VerifyTreeHead.
+func (c *Client) TreeHead(ctx context.Context) (TreeHead, error) {
+	var s TreeHead
+	err := c.do(ctx, http.MethodGet, "/v1/sth", nil, "", &s)
+	return s, err
+}
+
+// Tx fetches a committed transaction, its receipt and its inclusion proof.
+func (c *Client) Tx(ctx context.Context, id Hash) (TxAnswer, error) {
+	var a TxAnswer
+	err := c.do(ctx, http.MethodGet, "/v1/tx/"+id.String(), nil, "", &a)
+	return a, err
+}
+
+// Inclusion fetches the inclusion proof of tx id in the tree of size size.
+func (c *Client) Inclusion(ctx context.Context, id Hash, size uint64) (api.Proof, error) {
+	var p api.Proof
+	q := url.Values{"hash": {id.String()}, "tree_size": {strconv.FormatUint(size, 10)}}
+	err := c.do(ctx, http.MethodGet, "/v1/proof/inclusion?"+q.Encode(), nil, "", &p)
+	return p, err
+}
+
+// Consistency fetches the consistency proof between two tree sizes.
+func (c *Client) Consistency(ctx context.Context, from, to uint64) (api.ConsistencyProof, error) {
+	var p api.ConsistencyProof
+	q := url.Values{"from": {strconv.FormatUint(from, 10)}, "to": {strconv.FormatUint(to, 10)}}
+	err := c.do(ctx, http.MethodGet, "/v1/proof/consistency?"+q.Encode(), nil, "", &p)
+	return p, err
+}
+
+// Verified is a tree head whose signature checked out.
+type Verified struct {
+	ChainID string
+	Height  uint64
+	Size    uint64
+	Root    Hash
+	Time    time.Time
+}
+
+// ErrVerify is wrapped by every verification failure.
+var ErrVerify = errors.New("verification failed")
+
+func verr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrVerify, fmt.Sprintf(format, args...))
+}
+
+// VerifyTreeHead checks a tree head's signature against the trusted
+// validator keys (by key id, from the genesis document, never from the
+// node's answer) and that the signed header says what the tree head says.
+func VerifyTreeHead(s TreeHead, chainID string, validators map[string]ed25519.PublicKey) (Verified, error) {
+	hb, err := base64.StdEncoding.DecodeString(s.Header)
+	if err != nil {
+		return Verified{}, verr("tree head: header is not base64")
+	}
+	hdr, err := ledger.DecodeHeader(hb)
+	if err != nil {
+		return Verified{}, verr("tree head: %v", err)
+	}
+	sig, err := base64.StdEncoding.DecodeString(s.Signature)
+	if err != nil {
+		return Verified{}, verr("tree head: signature is not base64")
+	}
+	pub, ok := validators[hdr.Proposer]
+	if !ok {
+		return Verified{}, verr("tree head signed by %q, which is not a trusted validator", hdr.Proposer)
+	}
+	hh := hdr.Hash()
+	if !ed25519.Verify(pub, hh[:], sig) && !verifyZIP215(pub, hh[:], sig) {
+		return Verified{}, verr("tree head signature does not verify")
+	}
+	switch {
+	case hdr.ChainID != chainID:
+		return Verified{}, verr("tree head is for chain %q, want %q", hdr.ChainID, chainID)
+	case hdr.TxLogSize != s.TreeSize || hdr.TxLogRoot != s.RootHash || hdr.Height != s.Height:
+		return Verified{}, verr("tree head fields differ from its signed header")
+	}
+	return Verified{ChainID: hdr.ChainID, Height: hdr.Height, Size: hdr.TxLogSize, Root: hdr.TxLogRoot, Time: hdr.Timestamp()}, nil
+}
+
+func raw(hs []Hash) [][]byte {
+	out := make([][]byte, len(hs))
+	for i := range hs {
+		out[i] = hs[i][:]
+	}
+	return out
+}
+
+// VerifyInclusion checks that the encoded transaction rawTx is leaf index
+// of the tree of the given size and root.
+func VerifyInclusion(rawTx []byte, index, size uint64, hashes []Hash, root Hash) error {
+	lh := ledger.LeafHash(rawTx)
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, size, lh[:], raw(hashes), root[:]); err != nil {
+		return verr("inclusion of leaf %d in tree of size %d: %v", index, size, err)
+	}
+	return nil
+}
+
+// VerifyConsistency checks that the tree (size2, root2) extends the tree
+// (size1, root1): history was only appended to.
+func VerifyConsistency(size1, size2 uint64, root1, root2 Hash, hashes []Hash) error {
+	if size1 == 0 {
+		return nil // every tree extends the empty tree
+	}
+	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, size1, size2, raw(hashes), root1[:], root2[:]); err != nil {
+		return verr("consistency from %d to %d: %v", size1, size2, err)
+	}
+	return nil
+}
+
+// VerifyTx checks a transaction answer completely: the tree head's
+// signature, that the raw transaction has the requested hash, and its
+// inclusion proof against the signed root. It returns the decoded
+// transaction's hash and the verified tree head.
+func VerifyTx(a TxAnswer, want Hash, chainID string, validators map[string]ed25519.PublicKey) (Verified, error) {
+	th, err := VerifyTreeHead(a.TreeHead, chainID, validators)
+	if err != nil {
+		return th, err
+	}
+	rb, err := base64.StdEncoding.DecodeString(a.Raw)
+	if err != nil {
+		return th, verr("raw transaction is not base64")
+	}
+	tx, err := ledger.DecodeTx(rb, 0)
+	if err != nil {
+		return th, verr("raw transaction: %v", err)
+	}
+	if tx.ID() != want {
+		return th, verr("the node returned transaction %s for %s", tx.ID(), want)
+	}
+	if a.Proof.TreeSize != th.Size {
+		return th, verr("proof is for tree size %d, tree head has %d", a.Proof.TreeSize, th.Size)
+	}
+	return th, VerifyInclusion(rb, a.Proof.LeafIndex, a.Proof.TreeSize, a.Proof.Hashes, th.Root)
+}

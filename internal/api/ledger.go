@@ -1,0 +1,486 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/medledger/medledger/internal/consensus/solo"
+	"github.com/medledger/medledger/internal/contract"
+	"github.com/medledger/medledger/internal/contracts/notary"
+	"github.com/medledger/medledger/internal/ledger"
+	"github.com/medledger/medledger/internal/ledger/store"
+	"github.com/medledger/medledger/internal/ledger/txlog"
+)
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// TxRequest is the JSON form of POST /v1/tx.
+type TxRequest struct {
+	Tx string `json:"tx"` // base64 canonical envelope
+}
+
+// TxsRequest is the body of POST /v1/txs.
+type TxsRequest struct {
+	Txs []string `json:"txs"`
+}
+
+// BatchItem is one outcome in a POST /v1/txs answer.
+type BatchItem struct {
+	Receipt *solo.Receipt `json:"receipt,omitempty"`
+	Error   *ErrorDetail  `json:"error,omitempty"`
+	Status  int           `json:"status"`
+}
+
+// ErrorDetail is the error object of the API.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (s *Server) decodeB64(v string, i int) ([]byte, error) {
+	raw, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		where := "tx"
+		if i >= 0 {
+			where = "txs[" + strconv.Itoa(i) + "]"
+		}
+		return nil, &httpError{status: http.StatusBadRequest, code: string(ledger.CodeMalformed), msg: where + " is not standard base64"}
+	}
+	return raw, nil
+}
+
+// postTx accepts one transaction, as raw bytes (application/octet-stream)
+// or JSON {"tx": base64}, and answers its receipt once committed.
+func (s *Server) postTx(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readBody(w, r, int64(s.cfg.MaxTxBytes)*4/3+1024)
+	if err != nil {
+		return err
+	}
+	raw := body
+	if isJSON(r) {
+		var req TxRequest
+		if err := decodeJSON(body, &req); err != nil {
+			return err
+		}
+		if raw, err = s.decodeB64(req.Tx, -1); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.CommitTimeout)
+	defer cancel()
+	rc, err := s.deps.Submitter.Submit(ctx, raw)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, StatusOf(rc.Result.Code), rc)
+	return nil
+}
+
+func isJSON(r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	return strings.HasPrefix(ct, "application/json")
+}
+
+// postTxs accepts up to MaxBatch transactions and answers one outcome each.
+// The answer is 200 whenever the batch itself was well formed.
+func (s *Server) postTxs(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readBody(w, r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	var req TxsRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return err
+	}
+	if len(req.Txs) == 0 {
+		return badRequest("txs is empty")
+	}
+	if len(req.Txs) > s.cfg.MaxBatch {
+		return &httpError{status: http.StatusRequestEntityTooLarge, code: string(ledger.CodeTooLarge), msg: "at most " + strconv.Itoa(s.cfg.MaxBatch) + " transactions per batch"}
+	}
+	raws := make([][]byte, len(req.Txs))
+	for i, t := range req.Txs {
+		if raws[i], err = s.decodeB64(t, i); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.CommitTimeout)
+	defer cancel()
+	res := s.deps.Submitter.SubmitBatch(ctx, raws)
+	out := make([]BatchItem, len(res))
+	for i, x := range res {
+		if x.Err != nil {
+			he := s.classify(x.Err, "POST /v1/txs")
+			out[i] = BatchItem{Status: he.status, Error: &ErrorDetail{Code: he.code, Message: he.msg}}
+			continue
+		}
+		rc := x.Receipt
+		out[i] = BatchItem{Status: StatusOf(rc.Result.Code), Receipt: &rc}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": out})
+	return nil
+}
+
+// TxView is a transaction as the API shows it.
+type TxView struct {
+	ChainID   string `json:"chain_id"`
+	Contract  string `json:"contract"`
+	Method    string `json:"method"`
+	Signer    string `json:"signer"`
+	Nonce     uint64 `json:"nonce"`
+	Payload   string `json:"payload"`   // base64
+	Signature string `json:"signature"` // base64
+}
+
+func viewTx(tx *ledger.Tx) TxView {
+	return TxView{ChainID: tx.ChainID, Contract: tx.Contract, Method: tx.Method, Signer: tx.Signer, Nonce: tx.Nonce, Payload: b64(tx.Payload), Signature: b64(tx.Signature)}
+}
+
+// Proof is an RFC 6962 inclusion proof.
+type Proof struct {
+	LeafIndex uint64        `json:"leaf_index"`
+	TreeSize  uint64        `json:"tree_size"`
+	Hashes    []ledger.Hash `json:"hashes"`
+}
+
+// TxAnswer is the body of GET /v1/tx/{hash}.
+type TxAnswer struct {
+	Hash     ledger.Hash  `json:"hash"`
+	Tx       TxView       `json:"tx"`
+	Raw      string       `json:"raw"` // base64 canonical envelope: the tx-log leaf
+	Receipt  solo.Receipt `json:"receipt"`
+	Proof    Proof        `json:"proof"`
+	TreeHead STH          `json:"tree_head"`
+}
+
+func (s *Server) getTx(w http.ResponseWriter, r *http.Request) error {
+	id, err := ledger.ParseHash(r.PathValue("hash"))
+	if err != nil {
+		return badRequest("tx hash: %v", err)
+	}
+	loc, err := s.deps.Store.Locate(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("no committed transaction %s", id)
+	}
+	if err != nil {
+		return err
+	}
+	raw, err := s.deps.Store.Tx(loc.Height, loc.Index)
+	if err != nil {
+		return err
+	}
+	tx, err := ledger.DecodeTx(raw, 0)
+	if err != nil {
+		return err
+	}
+	resB, err := s.deps.Store.Result(loc.Height, loc.Index)
+	if err != nil {
+		return err
+	}
+	res, err := ledger.DecodeResult(resB)
+	if err != nil {
+		return err
+	}
+	hdr, err := s.deps.Store.Header(loc.Height)
+	if err != nil {
+		return err
+	}
+	sth, err := s.sth()
+	if err != nil {
+		return err
+	}
+	hashes, err := txlog.Inclusion(s.deps.Store, loc.Leaf, sth.TreeSize)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, TxAnswer{
+		Hash: id, Tx: viewTx(tx), Raw: b64(raw),
+		Receipt:  solo.Receipt{TxHash: id, Height: loc.Height, Index: loc.Index, Leaf: loc.Leaf, BlockHash: hdr.Header.Hash(), Result: res},
+		Proof:    Proof{LeafIndex: loc.Leaf, TreeSize: sth.TreeSize, Hashes: nonNil(hashes)},
+		TreeHead: sth,
+	})
+	return nil
+}
+
+func nonNil(h []ledger.Hash) []ledger.Hash {
+	if h == nil {
+		return []ledger.Hash{}
+	}
+	return h
+}
+
+// HeaderView is a block header as the API shows it.
+type HeaderView struct {
+	ChainID     string      `json:"chain_id"`
+	Height      uint64      `json:"height"`
+	Time        time.Time   `json:"time"`
+	PrevHash    ledger.Hash `json:"prev_hash"`
+	TxCount     uint64      `json:"tx_count"`
+	TxRoot      ledger.Hash `json:"tx_root"`
+	ResultsRoot ledger.Hash `json:"results_root"`
+	ChangesHash ledger.Hash `json:"changes_hash"`
+	AppHash     ledger.Hash `json:"app_hash"`
+	TxLogSize   uint64      `json:"txlog_size"`
+	TxLogRoot   ledger.Hash `json:"txlog_root"`
+	Proposer    string      `json:"proposer"`
+}
+
+func viewHeader(h *ledger.Header) HeaderView {
+	return HeaderView{ChainID: h.ChainID, Height: h.Height, Time: h.Timestamp(), PrevHash: h.PrevHash, TxCount: h.TxCount,
+		TxRoot: h.TxRoot, ResultsRoot: h.ResultsRoot, ChangesHash: h.ChangesHash, AppHash: h.AppHash,
+		TxLogSize: h.TxLogSize, TxLogRoot: h.TxLogRoot, Proposer: h.Proposer}
+}
+
+// BlockTx is one transaction in a block answer.
+type BlockTx struct {
+	Hash     ledger.Hash   `json:"hash"`
+	Contract string        `json:"contract"`
+	Method   string        `json:"method"`
+	Signer   string        `json:"signer"`
+	Result   ledger.Result `json:"result"`
+}
+
+// BlockAnswer is the body of GET /v1/blocks/{height}.
+type BlockAnswer struct {
+	Hash      ledger.Hash `json:"hash"`
+	Header    HeaderView  `json:"header"`
+	HeaderRaw string      `json:"header_raw"` // base64 canonical header
+	Signature string      `json:"signature"`
+	Txs       []BlockTx   `json:"txs"`
+}
+
+func (s *Server) getBlock(w http.ResponseWriter, r *http.Request) error {
+	hs := r.PathValue("height")
+	var h uint64
+	if hs == "latest" {
+		h = s.deps.Store.Height()
+	} else {
+		var err error
+		if h, err = parseHeight(hs); err != nil {
+			return err
+		}
+	}
+	if h == 0 || h > s.deps.Store.Height() {
+		return notFound("no block at height %s (latest is %d)", hs, s.deps.Store.Height())
+	}
+	sh, err := s.deps.Store.Header(h)
+	if err != nil {
+		return err
+	}
+	ans := BlockAnswer{Hash: sh.Header.Hash(), Header: viewHeader(&sh.Header), HeaderRaw: b64(sh.Header.Encode()), Signature: b64(sh.Signature), Txs: []BlockTx{}}
+	for i := uint32(0); uint64(i) < sh.Header.TxCount; i++ {
+		raw, err := s.deps.Store.Tx(h, i)
+		if err != nil {
+			return err
+		}
+		tx, err := ledger.DecodeTx(raw, 0)
+		if err != nil {
+			return err
+		}
+		rb, err := s.deps.Store.Result(h, i)
+		if err != nil {
+			return err
+		}
+		res, err := ledger.DecodeResult(rb)
+		if err != nil {
+			return err
+		}
+		ans.Txs = append(ans.Txs, BlockTx{Hash: tx.ID(), Contract: tx.Contract, Method: tx.Method, Signer: tx.Signer, Result: res})
+	}
+	writeJSON(w, http.StatusOK, ans)
+	return nil
+}
+
+// STH is a signed tree head: the latest block header, whose signature
+// covers the tx-log size and root.
+type STH struct {
+	ChainID   string      `json:"chain_id"`
+	TreeSize  uint64      `json:"tree_size"`
+	RootHash  ledger.Hash `json:"root_hash"`
+	Height    uint64      `json:"height"`
+	Time      time.Time   `json:"time"`
+	BlockHash ledger.Hash `json:"block_hash"`
+	Header    string      `json:"header"`    // base64 canonical header; the signature is over its hash
+	Signature string      `json:"signature"` // base64 Ed25519
+	KeyID     string      `json:"key_id"`
+	PublicKey string      `json:"public_key"` // base64; check it against the genesis, not this answer
+}
+
+func (s *Server) sth() (STH, error) {
+	last := s.deps.Store.Last()
+	if last.Header.Height == 0 {
+		return STH{}, notFound("no block committed yet")
+	}
+	h := &last.Header
+	return STH{ChainID: h.ChainID, TreeSize: h.TxLogSize, RootHash: h.TxLogRoot, Height: h.Height, Time: h.Timestamp(),
+		BlockHash: h.Hash(), Header: b64(h.Encode()), Signature: b64(last.Signature), KeyID: h.Proposer, PublicKey: b64(s.deps.NodeKey)}, nil
+}
+
+func (s *Server) getSTH(w http.ResponseWriter, r *http.Request) error {
+	sth, err := s.sth()
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sth)
+	return nil
+}
+
+func (s *Server) treeSize(q string) (uint64, error) {
+	top := s.deps.Store.Last().Header.TxLogSize
+	if q == "" {
+		return top, nil
+	}
+	n, err := strconv.ParseUint(q, 10, 64)
+	if err != nil {
+		return 0, badRequest("tree size %q is not a non-negative integer", q)
+	}
+	if n > top {
+		return 0, notFound("tree size %d exceeds the log (%d)", n, top)
+	}
+	return n, nil
+}
+
+// getInclusion answers ?hash=TX&tree_size=N (default: latest).
+func (s *Server) getInclusion(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	id, err := ledger.ParseHash(q.Get("hash"))
+	if err != nil {
+		return badRequest("hash: %v", err)
+	}
+	size, err := s.treeSize(q.Get("tree_size"))
+	if err != nil {
+		return err
+	}
+	loc, err := s.deps.Store.Locate(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("no committed transaction %s", id)
+	}
+	if err != nil {
+		return err
+	}
+	if loc.Leaf >= size {
+		return notFound("transaction %s (leaf %d) is not in a tree of size %d", id, loc.Leaf, size)
+	}
+	hashes, err := txlog.Inclusion(s.deps.Store, loc.Leaf, size)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, Proof{LeafIndex: loc.Leaf, TreeSize: size, Hashes: nonNil(hashes)})
+	return nil
+}
+
+// ConsistencyProof is the body of GET /v1/proof/consistency.
+type ConsistencyProof struct {
+	From   uint64        `json:"from"`
+	To     uint64        `json:"to"`
+	Hashes []ledger.Hash `json:"hashes"`
+}
+
+func (s *Server) getConsistency(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if q.Get("from") == "" {
+		return badRequest("from (a tree size) is required")
+	}
+	from, err := s.treeSize(q.Get("from"))
+	if err != nil {
+		return err
+	}
+	to, err := s.treeSize(q.Get("to"))
+	if err != nil {
+		return err
+	}
+	if from > to {
+		return badRequest("from (%d) exceeds to (%d)", from, to)
+	}
+	hashes, err := txlog.Consistency(s.deps.Store, from, to)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ConsistencyProof{From: from, To: to, Hashes: nonNil(hashes)})
+	return nil
+}
+
+func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
+	last := s.deps.Store.Last()
+	ready := "ready"
+	if s.deps.Ready != nil {
+		if err := s.deps.Ready(); err != nil {
+			ready = err.Error()
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"chain_id":    s.deps.ChainID,
+		"height":      last.Header.Height,
+		"txlog_size":  last.Header.TxLogSize,
+		"app_hash":    last.Header.AppHash,
+		"node_key_id": s.deps.NodeKeyID,
+		"contracts":   s.deps.Machine.Contracts(),
+		"ready":       ready,
+	})
+	return nil
+}
+
+// stateAnswer writes a JSON state record as of a height.
+func (s *Server) stateAnswer(w http.ResponseWriter, r *http.Request, key []byte, what string) error {
+	h, err := s.asOf(r)
+	if err != nil {
+		return err
+	}
+	v, ok, err := s.deps.Store.GetAt(key, h)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return notFound("no %s as of height %d", what, h)
+	}
+	w.Header().Set("X-Ledger-Height", strconv.FormatUint(h, 10))
+	writeJSON(w, http.StatusOK, json.RawMessage(v))
+	return nil
+}
+
+func (s *Server) getMember(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if !ledger.ValidMemberID(id) {
+		return badRequest("member id is not valid")
+	}
+	return s.stateAnswer(w, r, contract.MemberKey(id), "such member")
+}
+
+func (s *Server) getOrg(w http.ResponseWriter, r *http.Request) error {
+	return s.stateAnswer(w, r, contract.OrgKey(r.PathValue("id")), "such organisation")
+}
+
+func (s *Server) getNotary(w http.ResponseWriter, r *http.Request) error {
+	h, err := ledger.ParseHash(r.PathValue("hash"))
+	if err != nil {
+		return badRequest("document hash: %v", err)
+	}
+	return s.stateAnswer(w, r, []byte("notary/"+notary.Key(h.String())), "anchor of this hash")
+}
+
+func (s *Server) getPolicies(w http.ResponseWriter, r *http.Request) error {
+	type pv struct {
+		Name    string `json:"name"`
+		Doc     string `json:"doc"`
+		Rule    string `json:"rule"`
+		Default string `json:"default"`
+	}
+	var out []pv
+	for _, p := range s.deps.Machine.Policies() {
+		rule, err := s.deps.Machine.Rule(s.deps.Store, p.Name)
+		if err != nil {
+			return err
+		}
+		out = append(out, pv{Name: p.Name, Doc: p.Doc, Rule: rule, Default: p.Default})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"policies": out})
+	return nil
+}

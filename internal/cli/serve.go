@@ -1,0 +1,49 @@
+package cli
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/spf13/cobra"
+
+	"github.com/medledger/medledger/internal/node"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	var dir string
+	var f nodeFlags
+	c := &cobra.Command{
+		Use:   "serve --home DIR [--addr HOST:PORT]",
+		Short: "Run a node (solo ordering) and serve its HTTP API",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			cfg, err := loadConfig(c, dir, &f)
+			if err != nil {
+				return err
+			}
+			n, err := node.Open(cfg, log)
+			if err != nil {
+				return err
+			}
+			defer n.Close()
+			addr := cfg.Addr
+			if addr == "" {
+				addr = node.DefaultAddr
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w (choose another with --addr)", addr, err)
+			}
+			n.Start()
+			log.Info("serving", "addr", ln.Addr().String(), "chain_id", n.Genesis().ChainID, "height", n.Store().Height(), "node_key", n.KeyID())
+			return n.Serve(c.Context(), ln)
+		},
+	}
+	homeFlag(c, &dir, true)
+	f.register(c)
+	return c
+}

@@ -1,0 +1,373 @@
+package contract
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/medledger/medledger/internal/identity"
+	"github.com/medledger/medledger/internal/ledger"
+	"github.com/medledger/medledger/internal/policy"
+)
+
+// Contract is one domain's deterministic transaction logic. Exec applies a
+// method to the state through c. It returns nil on success, a *ledger.Error
+// (CodeContract, CodeDenied, CodeUnknownMethod) when the transaction is
+// refused, or any other error when execution cannot proceed (a storage
+// failure): that halts the block instead of committing a result.
+type Contract interface {
+	Name() string
+	Exec(c *Context, method string, payload []byte) error
+}
+
+// PolicyDeclarer is an optional interface: contracts that guard methods with
+// CEL policies declare them, with their defaults.
+type PolicyDeclarer interface {
+	Policies() []Policy
+}
+
+// Policy declares a named CEL rule. Every policy sees the variables
+// signer, request, target and block (see ActionEnv).
+type Policy struct {
+	Name    string // "<contract>.<action>"
+	Doc     string
+	Default string // used until an admin sets another rule
+}
+
+// ActionEnv is the environment of every action policy:
+//
+//	signer:  {id, org, roles (list of strings), active (bool)}
+//	request: the transaction's payload fields the contract exposes
+//	target:  the record acted on, if any (e.g. the member being suspended)
+//	block:   {height (int), time (timestamp)}
+var ActionEnv = mustEnv(
+	policy.Var{Name: "signer", Type: policy.Map, Doc: "the signing member: id, org, roles, active"},
+	policy.Var{Name: "request", Type: policy.Map, Doc: "the request's fields"},
+	policy.Var{Name: "target", Type: policy.Map, Doc: "the record acted on (empty if none)"},
+	policy.Var{Name: "block", Type: policy.Map, Doc: "height and time of the block"},
+)
+
+func mustEnv(vars ...policy.Var) *policy.Env {
+	e, err := policy.NewEnv(vars...)
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+// Machine is the registry of contracts and their policies. It is immutable
+// after NewMachine and safe for concurrent use.
+type Machine struct {
+	chainID   string
+	contracts map[string]Contract
+	policies  map[string]Policy
+	engine    *policy.Engine
+}
+
+// NewMachine registers the given contracts and the built-in policy
+// contract. Every declared policy's default must type-check.
+func NewMachine(chainID string, engine *policy.Engine, cs ...Contract) (*Machine, error) {
+	m := &Machine{chainID: chainID, contracts: map[string]Contract{}, policies: map[string]Policy{}, engine: engine}
+	all := append([]Contract{policyContract{m}}, cs...)
+	for _, c := range all {
+		name := c.Name()
+		if !ledger.ValidName(name) {
+			return nil, fmt.Errorf("contract name %q is invalid", name)
+		}
+		if _, dup := m.contracts[name]; dup {
+			return nil, fmt.Errorf("contract %q registered twice", name)
+		}
+		m.contracts[name] = c
+		if pd, ok := c.(PolicyDeclarer); ok {
+			for _, p := range pd.Policies() {
+				if !strings.HasPrefix(p.Name, name+".") {
+					return nil, fmt.Errorf("policy %q of contract %q must start with %q", p.Name, name, name+".")
+				}
+				if err := engine.Check(ActionEnv, p.Default); err != nil {
+					return nil, fmt.Errorf("default of policy %q: %w", p.Name, err)
+				}
+				m.policies[p.Name] = p
+			}
+		}
+	}
+	return m, nil
+}
+
+// ChainID returns the chain the machine executes for.
+func (m *Machine) ChainID() string { return m.chainID }
+
+// HasContract reports whether a contract is registered.
+func (m *Machine) HasContract(name string) bool { _, ok := m.contracts[name]; return ok }
+
+// Contracts lists the registered contract names, sorted.
+func (m *Machine) Contracts() []string {
+	out := make([]string, 0, len(m.contracts))
+	for n := range m.contracts {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Policies lists the declared policies, sorted by name.
+func (m *Machine) Policies() []Policy {
+	out := make([]Policy, 0, len(m.policies))
+	for _, p := range m.policies {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b Policy) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// PolicyKey is the state key of a policy's current rule.
+func PolicyKey(name string) []byte { return []byte("policy/r/" + name) }
+
+// Rule returns the rule in force for a policy: the stored one, else the
+// default.
+func (m *Machine) Rule(r StateReader, name string) (string, error) {
+	p, ok := m.policies[name]
+	if !ok {
+		return "", fmt.Errorf("no policy %q", name)
+	}
+	v, ok, err := r.Get(PolicyKey(name))
+	if err != nil {
+		return "", err
+	}
+	if ok {
+		return string(v), nil
+	}
+	return p.Default, nil
+}
+
+// Block executes the transactions of one block, in order, against an
+// overlay on committed state. It is not safe for concurrent use.
+type Block struct {
+	m      *Machine
+	height uint64
+	time   time.Time
+	state  *overlay
+	seen   map[ledger.Hash]struct{}
+	// Committed, if set, reports whether a tx ID is already on the ledger;
+	// Apply then rejects such transactions as replays. Solo mode leaves it
+	// nil because admission already checked.
+	Committed func(ledger.Hash) (bool, error)
+}
+
+// Begin starts executing block height (with block time t) over base.
+func (m *Machine) Begin(base StateReader, height uint64, t time.Time) *Block {
+	return &Block{m: m, height: height, time: t.UTC(), state: newOverlay(base), seen: map[ledger.Hash]struct{}{}}
+}
+
+// State returns a reader of the state including this block's writes so far.
+func (b *Block) State() StateReader { return b.state }
+
+// Apply executes one transaction and returns its result. verified, if not
+// nil, is a public key the caller already verified tx's signature against;
+// if it is the signer's current key the signature is not checked again.
+// A non-nil error means execution could not proceed (storage failure) and
+// the block must be abandoned.
+func (b *Block) Apply(tx *ledger.Tx, id ledger.Hash, verified ed25519.PublicKey) (ledger.Result, error) {
+	if tx.ChainID != b.m.chainID {
+		return fail(ledger.Errorf(ledger.CodeWrongChain, "transaction is for chain %q, this is %q", tx.ChainID, b.m.chainID)), nil
+	}
+	if _, dup := b.seen[id]; dup {
+		return fail(ledger.Errorf(ledger.CodeReplay, "transaction %s is already in this block", id)), nil
+	}
+	if b.Committed != nil {
+		done, err := b.Committed(id)
+		if err != nil {
+			return ledger.Result{}, err
+		}
+		if done {
+			return fail(ledger.Errorf(ledger.CodeReplay, "transaction %s is already committed", id)), nil
+		}
+	}
+	signer, ok, err := LookupMember(b.state, tx.Signer)
+	if err != nil {
+		return ledger.Result{}, err
+	}
+	if !ok {
+		return fail(ledger.Errorf(ledger.CodeUnknownSigner, "signer %q is not an enrolled member", tx.Signer)), nil
+	}
+	if !signer.Active() {
+		return fail(ledger.Errorf(ledger.CodeSuspendedSigner, "signer %q is suspended", tx.Signer)), nil
+	}
+	if !bytes.Equal(verified, signer.PublicKey) && !identity.Verify(signer.PublicKey, tx.SigningBytes(), tx.Signature) {
+		return fail(ledger.Errorf(ledger.CodeBadSignature, "signature does not verify with the current key of %q", tx.Signer)), nil
+	}
+	c, ok := b.m.contracts[tx.Contract]
+	if !ok {
+		return fail(ledger.Errorf(ledger.CodeUnknownContract, "no contract %q", tx.Contract)), nil
+	}
+	b.seen[id] = struct{}{}
+	ctx := &Context{
+		Height: b.height, Time: b.time, TxID: id, Signer: signer,
+		contract: c.Name(), m: b.m, tx: newOverlay(b.state),
+	}
+	if err := c.Exec(ctx, tx.Method, tx.Payload); err != nil {
+		var le *ledger.Error
+		if errors.As(err, &le) {
+			return fail(le), nil
+		}
+		return ledger.Result{}, fmt.Errorf("execute %s at height %d: %w", tx, b.height, err)
+	}
+	ctx.tx.mergeInto(b.state)
+	return ledger.Result{Code: ledger.CodeOK, Events: ctx.events}, nil
+}
+
+func fail(e *ledger.Error) ledger.Result {
+	msg := e.Msg
+	if len(msg) > ledger.MaxMessageLen {
+		msg = msg[:ledger.MaxMessageLen]
+	}
+	return ledger.Result{Code: e.Code, Message: msg}
+}
+
+// Changes returns the block's state changes sorted by key.
+func (b *Block) Changes() []ledger.Change { return b.state.changes() }
+
+// Context is what a contract sees while executing one transaction.
+type Context struct {
+	Height uint64      // block height
+	Time   time.Time   // block time (UTC); the only clock
+	TxID   ledger.Hash // the transaction being executed
+	Signer *Member     // the resolved, active signer
+
+	contract string
+	m        *Machine
+	tx       *overlay
+	events   []ledger.Event
+}
+
+func (c *Context) key(k string) []byte { return []byte(c.contract + "/" + k) }
+
+// Get reads key k in the contract's own namespace.
+func (c *Context) Get(k string) ([]byte, bool, error) { return c.tx.Get(c.key(k)) }
+
+// Set writes key k in the contract's own namespace.
+func (c *Context) Set(k string, v []byte) { c.tx.set(c.key(k), v) }
+
+// Delete deletes key k in the contract's own namespace.
+func (c *Context) Delete(k string) { c.tx.del(c.key(k)) }
+
+// Read reads key k in another contract's namespace (read-only).
+func (c *Context) Read(contract, k string) ([]byte, bool, error) {
+	return c.tx.Get([]byte(contract + "/" + k))
+}
+
+// State returns a read-only view of the whole state as this transaction
+// sees it.
+func (c *Context) State() StateReader { return c.tx }
+
+// Emit records an event of type typ with key/value attribute pairs.
+func (c *Context) Emit(typ string, kv ...string) {
+	ev := ledger.Event{Type: typ}
+	for i := 0; i+1 < len(kv); i += 2 {
+		ev.Attrs = append(ev.Attrs, ledger.Attr{Key: kv[i], Value: kv[i+1]})
+	}
+	c.events = append(c.events, ev)
+}
+
+// SignerVars returns the signer as a policy input.
+func SignerVars(m *Member) map[string]any {
+	if m == nil {
+		return map[string]any{"id": "", "org": "", "roles": []string{}, "active": false}
+	}
+	return map[string]any{"id": m.ID, "org": m.Org, "roles": slices.Clone(m.Roles), "active": m.Active()}
+}
+
+// Allow evaluates policy name for this transaction's signer with the given
+// request and target (either may be nil) and returns a CodeDenied error if
+// the rule is false or fails.
+func (c *Context) Allow(name string, request, target map[string]any) error {
+	rule, err := c.m.Rule(c.tx, name)
+	if err != nil {
+		return err
+	}
+	if request == nil {
+		request = map[string]any{}
+	}
+	if target == nil {
+		target = map[string]any{}
+	}
+	ok, err := c.m.engine.Eval(ActionEnv, rule, map[string]any{
+		"signer":  SignerVars(c.Signer),
+		"request": request,
+		"target":  target,
+		"block":   map[string]any{"height": int64(c.Height), "time": c.Time},
+	})
+	if err != nil {
+		return ledger.Errorf(ledger.CodeDenied, "policy %s could not be evaluated: %v", name, err)
+	}
+	if !ok {
+		return ledger.Errorf(ledger.CodeDenied, "policy %s does not allow %s", name, c.Signer.ID)
+	}
+	return nil
+}
+
+// DecodePayload strictly decodes a JSON payload into v: unknown fields,
+// trailing data and type mismatches are contract errors naming the problem.
+func DecodePayload(payload []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(payload))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return ledger.Errorf(ledger.CodeContract, "payload: %v", err)
+	}
+	if d.More() {
+		return ledger.Errorf(ledger.CodeContract, "payload: trailing data after the JSON value")
+	}
+	return nil
+}
+
+// policyContract is the built-in contract that sets policy rules.
+type policyContract struct{ m *Machine }
+
+func (policyContract) Name() string { return "policy" }
+
+func (policyContract) Policies() []Policy {
+	return []Policy{{
+		Name:    "policy.set",
+		Doc:     "who may replace a policy rule",
+		Default: `signer.active && "admin" in signer.roles`,
+	}}
+}
+
+// PolicySet is the payload of policy.set and policy.reset.
+type PolicySet struct {
+	Name string `json:"name"`
+	Rule string `json:"rule,omitempty"`
+}
+
+func (p policyContract) Exec(c *Context, method string, payload []byte) error {
+	var req PolicySet
+	switch method {
+	case "set", "reset":
+	default:
+		return ledger.Errorf(ledger.CodeUnknownMethod, "policy has no method %q (want set or reset)", method)
+	}
+	if err := DecodePayload(payload, &req); err != nil {
+		return err
+	}
+	if _, ok := p.m.policies[req.Name]; !ok {
+		return ledger.Errorf(ledger.CodeContract, "no policy named %q", req.Name)
+	}
+	if err := c.Allow("policy.set", map[string]any{"name": req.Name, "rule": req.Rule}, nil); err != nil {
+		return err
+	}
+	if method == "reset" {
+		c.Delete("r/" + req.Name)
+		c.Emit("policy.reset", "name", req.Name)
+		return nil
+	}
+	if err := p.m.engine.Check(ActionEnv, req.Rule); err != nil {
+		return ledger.Errorf(ledger.CodeContract, "rule for %s does not type-check: %v", req.Name, err)
+	}
+	c.Set("r/"+req.Name, []byte(req.Rule))
+	c.Emit("policy.set", "name", req.Name)
+	return nil
+}

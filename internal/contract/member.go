@@ -1,0 +1,85 @@
+package contract
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"slices"
+)
+
+// Member statuses.
+const (
+	StatusActive    = "active"
+	StatusSuspended = "suspended"
+)
+
+// Member is the state record of an enrolled member, kept by the members
+// contract under MemberKey(id) as JSON. The runtime reads it to resolve
+// every transaction's signer.
+type Member struct {
+	ID         string   `json:"id"`
+	Org        string   `json:"org"`
+	Roles      []string `json:"roles"`
+	PublicKey  []byte   `json:"public_key"` // Ed25519, 32 bytes (base64 in JSON)
+	Status     string   `json:"status"`
+	EnrolledAt uint64   `json:"enrolled_at"` // height; 0 for genesis members
+	UpdatedAt  uint64   `json:"updated_at"`
+}
+
+// Active reports whether m may sign transactions.
+func (m *Member) Active() bool { return m.Status == StatusActive }
+
+// HasRole reports whether m holds role r.
+func (m *Member) HasRole(r string) bool { return slices.Contains(m.Roles, r) }
+
+// Org is the state record of an organisation, under OrgKey(id).
+type Org struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+}
+
+// Validator is the state record of a node allowed to sign blocks, under
+// ValidatorKey(keyID).
+type Validator struct {
+	Name      string `json:"name"`
+	Org       string `json:"org"`
+	KeyID     string `json:"key_id"`
+	PublicKey []byte `json:"public_key"`
+	Power     int64  `json:"power"`
+}
+
+// State keys of identity records. They live in the members contract's
+// namespace; the runtime knows them because it resolves signers.
+func MemberKey(id string) []byte       { return []byte("members/m/" + id) }
+func OrgKey(id string) []byte          { return []byte("members/o/" + id) }
+func ValidatorKey(keyID string) []byte { return []byte("members/v/" + keyID) }
+
+// LookupMember reads member id from r. ok is false if it does not exist.
+func LookupMember(r StateReader, id string) (m *Member, ok bool, err error) {
+	v, ok, err := r.Get(MemberKey(id))
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	m = new(Member)
+	if err := json.Unmarshal(v, m); err != nil {
+		return nil, false, fmt.Errorf("member record %q: %w", id, err)
+	}
+	if len(m.PublicKey) != ed25519.PublicKeySize {
+		return nil, false, fmt.Errorf("member record %q: public key is %d bytes", id, len(m.PublicKey))
+	}
+	return m, true, nil
+}
+
+// LookupOrg reads organisation id from r.
+func LookupOrg(r StateReader, id string) (o *Org, ok bool, err error) {
+	v, ok, err := r.Get(OrgKey(id))
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	o = new(Org)
+	if err := json.Unmarshal(v, o); err != nil {
+		return nil, false, fmt.Errorf("org record %q: %w", id, err)
+	}
+	return o, true, nil
+}

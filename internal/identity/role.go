@@ -1,0 +1,43 @@
+package identity
+
+// A Role is what a member may do on the ledger. Roles are granted when a
+// member is enrolled (in the genesis document or by transaction).
+type Role string
+
+// The roles a member can hold.
+const (
+	RolePatient      Role = "patient"
+	RolePractitioner Role = "practitioner"
+	RolePayer        Role = "payer"
+	RoleResearcher   Role = "researcher"
+	RoleAuditor      Role = "auditor"
+	RoleSupplier     Role = "supplier"
+	RoleRegulator    Role = "regulator"
+	RoleAdmin        Role = "admin"
+)
+
+// Roles returns every role in a fixed order. The caller owns the returned
+// slice.
+func Roles() []Role {
+	return []Role{
+		RolePatient,
+		RolePractitioner,
+		RolePayer,
+		RoleResearcher,
+		RoleAuditor,
+		RoleSupplier,
+		RoleRegulator,
+		RoleAdmin,
+	}
+}
+
+// ValidRole reports whether s names one of the roles returned by Roles.
+// The comparison is exact: "Admin" is not a role.
+func ValidRole(s string) bool {
+	switch Role(s) {
+	case RolePatient, RolePractitioner, RolePayer, RoleResearcher,
+		RoleAuditor, RoleSupplier, RoleRegulator, RoleAdmin:
+		return true
+	}
+	return false
+}

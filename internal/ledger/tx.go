@@ -1,0 +1,152 @@
+package ledger
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"regexp"
+)
+
+// Size limits for transaction fields. MaxTxBytes bounds the whole encoded
+// envelope; nodes may configure a lower limit.
+const (
+	MaxTxBytes       = 1 << 20
+	MaxChainIDLen    = 64
+	MaxNameLen       = 64 // contract and method names
+	MaxSignerLen     = 128
+	SignatureSize    = 64
+	maxPayloadLength = MaxTxBytes
+)
+
+// Tx is a signed transaction envelope.
+//
+// Field numbers (protobuf wire format, canonical shape, see package doc):
+//
+//	1 chain_id  string
+//	2 contract  string
+//	3 method    string
+//	4 payload   bytes   (contract-defined; JSON for the built-in contracts)
+//	5 signer    string  (member id)
+//	6 nonce     uint64  (any value making the transaction unique)
+//	7 signature bytes   (Ed25519, 64 bytes, over SigningBytes)
+type Tx struct {
+	ChainID   string
+	Contract  string
+	Method    string
+	Payload   []byte
+	Signer    string
+	Nonce     uint64
+	Signature []byte
+}
+
+// nameRE constrains contract and method names.
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_.]{0,63}$`)
+
+// signerRE constrains member ids: org-scoped, printable, no spaces.
+var signerRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$`)
+
+// ValidName reports whether s is a valid contract or method name.
+func ValidName(s string) bool { return nameRE.MatchString(s) }
+
+// ValidMemberID reports whether s is a valid member id.
+func ValidMemberID(s string) bool { return signerRE.MatchString(s) }
+
+func (tx *Tx) appendUnsigned(b []byte) []byte {
+	e := encoder{b: b}
+	e.string(1, tx.ChainID)
+	e.string(2, tx.Contract)
+	e.string(3, tx.Method)
+	e.bytes(4, tx.Payload)
+	e.string(5, tx.Signer)
+	e.uint(6, tx.Nonce)
+	return e.b
+}
+
+// SigningBytes returns the bytes a signer signs: a domain prefix followed by
+// the canonical encoding of fields 1-6.
+func (tx *Tx) SigningBytes() []byte {
+	b := make([]byte, 0, len(domainTxID)+len(tx.Payload)+len(tx.ChainID)+len(tx.Contract)+len(tx.Method)+len(tx.Signer)+32)
+	b = append(b, domainTxID...)
+	return tx.appendUnsigned(b)
+}
+
+// ID returns the transaction's identity: SHA-256 of SigningBytes. The
+// signature is deliberately excluded, so a transaction re-signed (or with a
+// malleated signature) keeps its ID and is caught as a replay.
+func (tx *Tx) ID() Hash { return sha256.Sum256(tx.SigningBytes()) }
+
+// Encode returns the canonical encoding of the whole envelope. These are the
+// bytes stored in blocks and hashed as leaves of the transaction log.
+func (tx *Tx) Encode() []byte {
+	b := tx.appendUnsigned(make([]byte, 0, len(tx.Payload)+len(tx.Signature)+128))
+	e := encoder{b: b}
+	e.bytes(7, tx.Signature)
+	return e.b
+}
+
+// ErrMalformed is wrapped by every DecodeTx failure other than size.
+var ErrMalformed = errors.New("malformed transaction")
+
+// DecodeTx strictly decodes a canonical envelope, enforcing maxBytes (use
+// MaxTxBytes if zero) and the field limits. It returns an *Error with
+// CodeTooLarge or CodeMalformed. The returned Tx aliases b's memory for
+// Payload and Signature; the caller must not modify b afterwards.
+func DecodeTx(b []byte, maxBytes int) (*Tx, error) {
+	if maxBytes <= 0 || maxBytes > MaxTxBytes {
+		maxBytes = MaxTxBytes
+	}
+	if len(b) > maxBytes {
+		return nil, Errorf(CodeTooLarge, "transaction is %d bytes, limit %d", len(b), maxBytes)
+	}
+	if len(b) == 0 {
+		return nil, Errorf(CodeMalformed, "empty transaction")
+	}
+	d := decoder{b: b, what: "transaction"}
+	tx := &Tx{
+		ChainID:  d.string(1, "chain_id", MaxChainIDLen),
+		Contract: d.string(2, "contract", MaxNameLen),
+		Method:   d.string(3, "method", MaxNameLen),
+		Payload:  d.bytes(4, "payload", maxPayloadLength),
+		Signer:   d.string(5, "signer", MaxSignerLen),
+		Nonce:    d.uint(6, "nonce"),
+	}
+	tx.Signature = d.bytes(7, "signature", SignatureSize)
+	if err := d.end(); err != nil {
+		return nil, &Error{Code: CodeMalformed, Msg: err.Error()}
+	}
+	if err := tx.check(); err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
+
+// check validates field contents after structural decoding.
+func (tx *Tx) check() error {
+	switch {
+	case tx.ChainID == "":
+		return Errorf(CodeMalformed, "transaction: chain_id is empty")
+	case !ValidName(tx.Contract):
+		return Errorf(CodeMalformed, "transaction: contract name %q is invalid (want [a-z][a-z0-9_.]*)", tx.Contract)
+	case !ValidName(tx.Method):
+		return Errorf(CodeMalformed, "transaction: method name %q is invalid (want [a-z][a-z0-9_.]*)", tx.Method)
+	case !ValidMemberID(tx.Signer):
+		return Errorf(CodeMalformed, "transaction: signer id is invalid")
+	case len(tx.Signature) != SignatureSize:
+		return Errorf(CodeMalformed, "transaction: signature is %d bytes, want %d", len(tx.Signature), SignatureSize)
+	}
+	return nil
+}
+
+// Validate checks an in-memory Tx the way DecodeTx checks decoded ones.
+func (tx *Tx) Validate() error {
+	if n := len(tx.Encode()); n > MaxTxBytes {
+		return Errorf(CodeTooLarge, "transaction is %d bytes, limit %d", n, MaxTxBytes)
+	}
+	return tx.check()
+}
+
+// String describes the transaction without its payload (which may be
+// sensitive), for logs and errors.
+func (tx *Tx) String() string {
+	return fmt.Sprintf("tx{%s.%s signer=%s nonce=%d}", tx.Contract, tx.Method, tx.Signer, tx.Nonce)
+}
