@@ -28,8 +28,7 @@ import (
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 
-	"github.com/medledger/medledger/internal/api"
-	"github.com/medledger/medledger/internal/consensus/solo"
+	"github.com/medledger/medledger/internal/api/apitype"
 	"github.com/medledger/medledger/internal/ledger"
 )
 
@@ -100,7 +99,7 @@ func (e *Error) Error() string {
 }
 
 // Receipt is the answer to a committed transaction.
-type Receipt = solo.Receipt
+type Receipt = apitype.Receipt
 
 func (c *Client) do(ctx context.Context, method, path string, body io.Reader, ctype string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
@@ -120,9 +119,7 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, ct
 		return err
 	}
 	if resp.StatusCode >= 300 {
-		var eb struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
+		var eb apitype.ErrorBody
 		if json.Unmarshal(b, &eb) == nil && eb.Error.Code != "" {
 			return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
 		}
@@ -150,11 +147,17 @@ func (c *Client) Submit(ctx context.Context, raw []byte) (Receipt, error) {
 }
 
 // BatchResult is one outcome of SubmitBatch.
-type BatchResult = api.BatchItem
+type BatchResult = apitype.BatchItem
 
-// SubmitBatch sends up to the node's batch limit of transactions at once.
+// SubmitBatch sends up to the node's batch limit of transactions at once
+// and returns one result per transaction, in the order given. Each
+// transaction succeeds or fails on its own, and they may commit in any
+// order, in one block or several: submit a transaction that depends on
+// another (an enrolment, then the new member's first write) only after the
+// other's receipt. The error is non-nil only if the batch as a whole was
+// refused (empty, too many, too large, or not base64-encodable).
 func (c *Client) SubmitBatch(ctx context.Context, raws [][]byte) ([]BatchResult, error) {
-	req := api.TxsRequest{Txs: make([]string, len(raws))}
+	req := apitype.TxsRequest{Txs: make([]string, len(raws))}
 	for i, r := range raws {
 		req.Txs[i] = base64.StdEncoding.EncodeToString(r)
 	}
@@ -172,10 +175,16 @@ func (c *Client) SubmitBatch(ctx context.Context, raws [][]byte) ([]BatchResult,
 }
 
 // TreeHead is a signed tree head as the node serves it.
-type TreeHead = api.STH
+type TreeHead = apitype.STH
 
 // TxAnswer is a committed transaction with its receipt and inclusion proof.
-type TxAnswer = api.TxAnswer
+type TxAnswer = apitype.TxAnswer
+
+// Proof is an RFC 6962 inclusion proof as the node serves it.
+type Proof = apitype.Proof
+
+// ConsistencyProof is an RFC 6962 consistency proof as the node serves it.
+type ConsistencyProof = apitype.ConsistencyProof
 
 // TreeHead fetches the latest signed tree head. Check it with VerifyTreeHead.
 func (c *Client) TreeHead(ctx context.Context) (TreeHead, error) {
@@ -192,16 +201,16 @@ func (c *Client) Tx(ctx context.Context, id Hash) (TxAnswer, error) {
 }
 
 // Inclusion fetches the inclusion proof of tx id in the tree of size size.
-func (c *Client) Inclusion(ctx context.Context, id Hash, size uint64) (api.Proof, error) {
-	var p api.Proof
+func (c *Client) Inclusion(ctx context.Context, id Hash, size uint64) (Proof, error) {
+	var p Proof
 	q := url.Values{"hash": {id.String()}, "tree_size": {strconv.FormatUint(size, 10)}}
 	err := c.do(ctx, http.MethodGet, "/v1/proof/inclusion?"+q.Encode(), nil, "", &p)
 	return p, err
 }
 
 // Consistency fetches the consistency proof between two tree sizes.
-func (c *Client) Consistency(ctx context.Context, from, to uint64) (api.ConsistencyProof, error) {
-	var p api.ConsistencyProof
+func (c *Client) Consistency(ctx context.Context, from, to uint64) (ConsistencyProof, error) {
+	var p ConsistencyProof
 	q := url.Values{"from": {strconv.FormatUint(from, 10)}, "to": {strconv.FormatUint(to, 10)}}
 	err := c.do(ctx, http.MethodGet, "/v1/proof/consistency?"+q.Encode(), nil, "", &p)
 	return p, err
@@ -225,7 +234,9 @@ func verr(format string, args ...any) error {
 
 // VerifyTreeHead checks a tree head's signature against the trusted
 // validator keys (by key id, from the genesis document, never from the
-// node's answer) and that the signed header says what the tree head says.
+// node's answer) and that the signed header says what every field of the
+// tree head says (PublicKey excepted: it is informational and ignored).
+// Use the returned Verified rather than s's fields.
 func VerifyTreeHead(s TreeHead, chainID string, validators map[string]ed25519.PublicKey) (Verified, error) {
 	hb, err := base64.StdEncoding.DecodeString(s.Header)
 	if err != nil {
@@ -243,6 +254,9 @@ func VerifyTreeHead(s TreeHead, chainID string, validators map[string]ed25519.Pu
 	if !ok {
 		return Verified{}, verr("tree head signed by %q, which is not a trusted validator", hdr.Proposer)
 	}
+	if len(pub) != ed25519.PublicKeySize { // ed25519.Verify would panic
+		return Verified{}, verr("trusted key of validator %q is %d bytes, want %d", hdr.Proposer, len(pub), ed25519.PublicKeySize)
+	}
 	hh := hdr.Hash()
 	if !ed25519.Verify(pub, hh[:], sig) && !verifyZIP215(pub, hh[:], sig) {
 		return Verified{}, verr("tree head signature does not verify")
@@ -250,7 +264,8 @@ func VerifyTreeHead(s TreeHead, chainID string, validators map[string]ed25519.Pu
 	switch {
 	case hdr.ChainID != chainID:
 		return Verified{}, verr("tree head is for chain %q, want %q", hdr.ChainID, chainID)
-	case hdr.TxLogSize != s.TreeSize || hdr.TxLogRoot != s.RootHash || hdr.Height != s.Height:
+	case hdr.TxLogSize != s.TreeSize || hdr.TxLogRoot != s.RootHash || hdr.Height != s.Height ||
+		hdr.ChainID != s.ChainID || hh != s.BlockHash || hdr.Proposer != s.KeyID || !hdr.Timestamp().Equal(s.Time):
 		return Verified{}, verr("tree head fields differ from its signed header")
 	}
 	return Verified{ChainID: hdr.ChainID, Height: hdr.Height, Size: hdr.TxLogSize, Root: hdr.TxLogRoot, Time: hdr.Timestamp()}, nil
@@ -265,7 +280,10 @@ func raw(hs []Hash) [][]byte {
 }
 
 // VerifyInclusion checks that the encoded transaction rawTx is leaf index
-// of the tree of the given size and root.
+// of the tree of the given size and root. Take size and root from the same
+// verified tree head: an audit path has the same shape in trees of several
+// sizes (leaf 2's in trees of 5 to 8 leaves), so it cannot itself vouch for
+// the size.
 func VerifyInclusion(rawTx []byte, index, size uint64, hashes []Hash, root Hash) error {
 	lh := ledger.LeafHash(rawTx)
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, size, lh[:], raw(hashes), root[:]); err != nil {
@@ -275,10 +293,20 @@ func VerifyInclusion(rawTx []byte, index, size uint64, hashes []Hash, root Hash)
 }
 
 // VerifyConsistency checks that the tree (size2, root2) extends the tree
-// (size1, root1): history was only appended to.
+// (size1, root1): history was only appended to. Every tree extends the
+// empty tree (size 0, whose root is the RFC 6962 empty root), with an empty
+// proof.
 func VerifyConsistency(size1, size2 uint64, root1, root2 Hash, hashes []Hash) error {
 	if size1 == 0 {
-		return nil // every tree extends the empty tree
+		switch {
+		case root1 != ledger.EmptyRoot:
+			return verr("consistency from 0: root %s is not the empty tree's", root1)
+		case len(hashes) != 0:
+			return verr("consistency from 0: proof has %d hashes, want none", len(hashes))
+		case size2 == 0 && root2 != ledger.EmptyRoot:
+			return verr("consistency from 0 to 0: root %s is not the empty tree's", root2)
+		}
+		return nil
 	}
 	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, size1, size2, raw(hashes), root1[:], root2[:]); err != nil {
 		return verr("consistency from %d to %d: %v", size1, size2, err)
@@ -286,10 +314,15 @@ func VerifyConsistency(size1, size2 uint64, root1, root2 Hash, hashes []Hash) er
 	return nil
 }
 
-// VerifyTx checks a transaction answer completely: the tree head's
-// signature, that the raw transaction has the requested hash, and its
-// inclusion proof against the signed root. It returns the decoded
-// transaction's hash and the verified tree head.
+// VerifyTx checks a transaction answer: the tree head's signature, that
+// the raw transaction has the requested hash and that the answer's other
+// views of it (Hash, Tx, Receipt.TxHash, Receipt.Leaf) agree with it, and
+// its inclusion proof against the signed root. It returns the verified tree
+// head.
+//
+// The receipt's result (its code, message and events) and block position
+// are not covered by the tx log, so they are checked only for consistency
+// with the rest of the answer, not proven.
 func VerifyTx(a TxAnswer, want Hash, chainID string, validators map[string]ed25519.PublicKey) (Verified, error) {
 	th, err := VerifyTreeHead(a.TreeHead, chainID, validators)
 	if err != nil {
@@ -305,6 +338,17 @@ func VerifyTx(a TxAnswer, want Hash, chainID string, validators map[string]ed255
 	}
 	if tx.ID() != want {
 		return th, verr("the node returned transaction %s for %s", tx.ID(), want)
+	}
+	if a.Hash != want || a.Receipt.TxHash != want {
+		return th, verr("the answer names transaction %s (receipt: %s) for %s", a.Hash, a.Receipt.TxHash, want)
+	}
+	if v := a.Tx; v.ChainID != tx.ChainID || v.Contract != tx.Contract || v.Method != tx.Method || v.Signer != tx.Signer ||
+		v.Nonce != tx.Nonce || v.Payload != base64.StdEncoding.EncodeToString(tx.Payload) ||
+		v.Signature != base64.StdEncoding.EncodeToString(tx.Signature) {
+		return th, verr("the answer's decoded transaction differs from its raw transaction")
+	}
+	if a.Receipt.Leaf != a.Proof.LeafIndex {
+		return th, verr("receipt has leaf %d, proof has leaf %d", a.Receipt.Leaf, a.Proof.LeafIndex)
 	}
 	if a.Proof.TreeSize != th.Size {
 		return th, verr("proof is for tree size %d, tree head has %d", a.Proof.TreeSize, th.Size)

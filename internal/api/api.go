@@ -5,9 +5,10 @@
 // plus /healthz, /readyz and /metrics.
 //
 // Errors are JSON {"error": {"code", "message"}} with a stable code (the
-// ledger's rejection codes, plus not_found, bad_request and internal) and a
-// fitting status. Messages never echo request bodies, and internal errors
-// are logged, not returned.
+// ledger's rejection codes, plus not_found, bad_request, method_not_allowed,
+// canceled and internal) and a fitting status. Messages never echo request
+// bodies, and internal errors are logged, not returned. The bodies' types
+// are in package apitype.
 package api
 
 import (
@@ -20,8 +21,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/medledger/medledger/internal/api/apitype"
 	"github.com/medledger/medledger/internal/consensus/solo"
 	"github.com/medledger/medledger/internal/contract"
 	"github.com/medledger/medledger/internal/ledger"
@@ -65,9 +68,10 @@ type Deps struct {
 
 // Server is the HTTP handler.
 type Server struct {
-	cfg  Config
-	deps Deps
-	mux  *http.ServeMux
+	cfg   Config
+	deps  Deps
+	mux   *http.ServeMux
+	allow map[string][]string // path pattern → methods; only used while routing is set up
 }
 
 // New returns the API handler.
@@ -87,8 +91,9 @@ func New(cfg Config, deps Deps) *Server {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, deps: deps, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, deps: deps, mux: http.NewServeMux(), allow: make(map[string][]string)}
 	s.routes()
+	s.allow = nil
 	return s
 }
 
@@ -110,20 +115,44 @@ func (s *Server) routes() {
 		return nil
 	})
 	s.handle("GET /readyz", func(w http.ResponseWriter, r *http.Request) error {
-		if s.deps.Ready != nil {
-			if err := s.deps.Ready(); err != nil {
-				return &httpError{status: http.StatusServiceUnavailable, code: string(ledger.CodeUnavailable), msg: err.Error()}
-			}
+		if err := s.ready(); err != nil {
+			return &httpError{status: http.StatusServiceUnavailable, code: string(ledger.CodeUnavailable), msg: notReadyMsg}
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return nil
 	})
 	if s.deps.Metrics != nil {
 		s.mux.Handle("GET /metrics", s.deps.Metrics)
+		s.allow["/metrics"] = append(s.allow["/metrics"], http.MethodGet)
+	}
+	// A known path with the wrong method answers 405 with Allow, rather than
+	// falling through to the catch-all's 404.
+	for path, methods := range s.allow {
+		allow := strings.Join(methods, ", ")
+		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, &httpError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", msg: "this endpoint accepts " + allow})
+		})
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &httpError{status: http.StatusNotFound, code: "not_found", msg: "no such endpoint; see the README's API section"})
 	})
+}
+
+// notReadyMsg is the public face of a sequencer failure, whose own error
+// may name internal paths; that error is logged instead.
+const notReadyMsg = "node is not accepting transactions; the node log has details"
+
+// ready calls deps.Ready and logs why the node is not ready.
+func (s *Server) ready() error {
+	if s.deps.Ready == nil {
+		return nil
+	}
+	err := s.deps.Ready()
+	if err != nil {
+		s.deps.Logger.Warn("node not ready", "err", err)
+	}
+	return err
 }
 
 // ServeHTTP implements http.Handler.
@@ -132,6 +161,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 func (s *Server) handle(pattern string, h handlerFunc) {
+	method, path, _ := strings.Cut(pattern, " ")
+	s.allow[path] = append(s.allow[path], method)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
@@ -220,17 +251,11 @@ func (s *Server) classify(err error, route string) *httpError {
 	return &httpError{status: http.StatusInternalServerError, code: "internal", msg: "internal error; the node log has details"}
 }
 
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 func writeError(w http.ResponseWriter, e *httpError) {
-	var b errorBody
-	b.Error.Code, b.Error.Message = e.code, e.msg
-	writeJSON(w, e.status, b)
+	if e.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1") // overload and commit waits clear within about a second
+	}
+	writeJSON(w, e.status, apitype.ErrorBody{Error: apitype.ErrorDetail{Code: e.code, Message: e.msg}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -256,13 +281,16 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) (
 	return b, nil
 }
 
-func decodeJSON(b []byte, v any) error {
+// decodeJSON strictly decodes b into v; want describes the expected shape
+// for the error message.
+func decodeJSON(b []byte, v any, want string) error {
 	d := json.NewDecoder(bytesReader(b))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
-		return &httpError{status: http.StatusBadRequest, code: string(ledger.CodeMalformed), msg: "body is not the expected JSON: " + jsonErr(err)}
+		return &httpError{status: http.StatusBadRequest, code: string(ledger.CodeMalformed), msg: "body is not the expected JSON " + want + ": " + jsonErr(err)}
 	}
-	if d.More() {
+	// Not d.More(), which reports false for a stray '}' or ']'.
+	if _, err := d.Token(); err != io.EOF {
 		return &httpError{status: http.StatusBadRequest, code: string(ledger.CodeMalformed), msg: "body has data after the JSON value"}
 	}
 	return nil
@@ -279,8 +307,12 @@ func jsonErr(err error) string {
 		return fmt.Sprintf("field %q must be %s", te.Field, te.Type)
 	case errors.Is(err, io.EOF):
 		return "empty body"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated JSON"
 	}
-	return err.Error()
+	// What remains is chiefly "json: unknown field %q", which would echo a
+	// key of the request body: describe it without quoting.
+	return "unknown field or unexpected value"
 }
 
 func parseHeight(s string) (uint64, error) {

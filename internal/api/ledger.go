@@ -7,12 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
-	"strings"
-	"time"
 
-	"github.com/medledger/medledger/internal/consensus/solo"
+	"github.com/medledger/medledger/internal/api/apitype"
 	"github.com/medledger/medledger/internal/contract"
 	"github.com/medledger/medledger/internal/contracts/notary"
 	"github.com/medledger/medledger/internal/ledger"
@@ -22,28 +21,22 @@ import (
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
-// TxRequest is the JSON form of POST /v1/tx.
-type TxRequest struct {
-	Tx string `json:"tx"` // base64 canonical envelope
-}
-
-// TxsRequest is the body of POST /v1/txs.
-type TxsRequest struct {
-	Txs []string `json:"txs"`
-}
-
-// BatchItem is one outcome in a POST /v1/txs answer.
-type BatchItem struct {
-	Receipt *solo.Receipt `json:"receipt,omitempty"`
-	Error   *ErrorDetail  `json:"error,omitempty"`
-	Status  int           `json:"status"`
-}
-
-// ErrorDetail is the error object of the API.
-type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+// The API's JSON bodies, defined in package apitype so that the public
+// client can share them without depending on this package.
+type (
+	TxRequest        = apitype.TxRequest
+	TxsRequest       = apitype.TxsRequest
+	BatchItem        = apitype.BatchItem
+	ErrorDetail      = apitype.ErrorDetail
+	TxView           = apitype.TxView
+	Proof            = apitype.Proof
+	TxAnswer         = apitype.TxAnswer
+	HeaderView       = apitype.HeaderView
+	BlockTx          = apitype.BlockTx
+	BlockAnswer      = apitype.BlockAnswer
+	STH              = apitype.STH
+	ConsistencyProof = apitype.ConsistencyProof
+)
 
 func (s *Server) decodeB64(v string, i int) ([]byte, error) {
 	raw, err := base64.StdEncoding.DecodeString(v)
@@ -67,7 +60,7 @@ func (s *Server) postTx(w http.ResponseWriter, r *http.Request) error {
 	raw := body
 	if isJSON(r) {
 		var req TxRequest
-		if err := decodeJSON(body, &req); err != nil {
+		if err := decodeJSON(body, &req, `{"tx": base64}`); err != nil {
 			return err
 		}
 		if raw, err = s.decodeB64(req.Tx, -1); err != nil {
@@ -80,13 +73,13 @@ func (s *Server) postTx(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, StatusOf(rc.Result.Code), rc)
+	writeJSON(w, StatusOf(rc.Result.Code), apitype.Receipt(rc))
 	return nil
 }
 
 func isJSON(r *http.Request) bool {
-	ct := r.Header.Get("Content-Type")
-	return strings.HasPrefix(ct, "application/json")
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
 }
 
 // postTxs accepts up to MaxBatch transactions and answers one outcome each.
@@ -97,7 +90,7 @@ func (s *Server) postTxs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req TxsRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := decodeJSON(body, &req, `{"txs": [base64, ...]}`); err != nil {
 		return err
 	}
 	if len(req.Txs) == 0 {
@@ -122,43 +115,15 @@ func (s *Server) postTxs(w http.ResponseWriter, r *http.Request) error {
 			out[i] = BatchItem{Status: he.status, Error: &ErrorDetail{Code: he.code, Message: he.msg}}
 			continue
 		}
-		rc := x.Receipt
+		rc := apitype.Receipt(x.Receipt)
 		out[i] = BatchItem{Status: StatusOf(rc.Result.Code), Receipt: &rc}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"results": out})
 	return nil
 }
 
-// TxView is a transaction as the API shows it.
-type TxView struct {
-	ChainID   string `json:"chain_id"`
-	Contract  string `json:"contract"`
-	Method    string `json:"method"`
-	Signer    string `json:"signer"`
-	Nonce     uint64 `json:"nonce"`
-	Payload   string `json:"payload"`   // base64
-	Signature string `json:"signature"` // base64
-}
-
 func viewTx(tx *ledger.Tx) TxView {
 	return TxView{ChainID: tx.ChainID, Contract: tx.Contract, Method: tx.Method, Signer: tx.Signer, Nonce: tx.Nonce, Payload: b64(tx.Payload), Signature: b64(tx.Signature)}
-}
-
-// Proof is an RFC 6962 inclusion proof.
-type Proof struct {
-	LeafIndex uint64        `json:"leaf_index"`
-	TreeSize  uint64        `json:"tree_size"`
-	Hashes    []ledger.Hash `json:"hashes"`
-}
-
-// TxAnswer is the body of GET /v1/tx/{hash}.
-type TxAnswer struct {
-	Hash     ledger.Hash  `json:"hash"`
-	Tx       TxView       `json:"tx"`
-	Raw      string       `json:"raw"` // base64 canonical envelope: the tx-log leaf
-	Receipt  solo.Receipt `json:"receipt"`
-	Proof    Proof        `json:"proof"`
-	TreeHead STH          `json:"tree_head"`
 }
 
 func (s *Server) getTx(w http.ResponseWriter, r *http.Request) error {
@@ -166,8 +131,19 @@ func (s *Server) getTx(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return badRequest("tx hash: %v", err)
 	}
+	// Take the tree head first: a block becomes visible to Locate a moment
+	// before it becomes the latest header, and a transaction must not be
+	// shown without a proof against a tree that contains it.
+	sth, err := s.sth()
+	var he *httpError
+	if errors.As(err, &he) && he.status == http.StatusNotFound {
+		return notFound("no committed transaction %s", id)
+	}
+	if err != nil {
+		return err
+	}
 	loc, err := s.deps.Store.Locate(id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && loc.Leaf >= sth.TreeSize) {
 		return notFound("no committed transaction %s", id)
 	}
 	if err != nil {
@@ -193,17 +169,13 @@ func (s *Server) getTx(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sth, err := s.sth()
-	if err != nil {
-		return err
-	}
 	hashes, err := txlog.Inclusion(s.deps.Store, loc.Leaf, sth.TreeSize)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, TxAnswer{
 		Hash: id, Tx: viewTx(tx), Raw: b64(raw),
-		Receipt:  solo.Receipt{TxHash: id, Height: loc.Height, Index: loc.Index, Leaf: loc.Leaf, BlockHash: hdr.Header.Hash(), Result: res},
+		Receipt:  apitype.Receipt{TxHash: id, Height: loc.Height, Index: loc.Index, Leaf: loc.Leaf, BlockHash: hdr.Header.Hash(), Result: res},
 		Proof:    Proof{LeafIndex: loc.Leaf, TreeSize: sth.TreeSize, Hashes: nonNil(hashes)},
 		TreeHead: sth,
 	})
@@ -217,44 +189,10 @@ func nonNil(h []ledger.Hash) []ledger.Hash {
 	return h
 }
 
-// HeaderView is a block header as the API shows it.
-type HeaderView struct {
-	ChainID     string      `json:"chain_id"`
-	Height      uint64      `json:"height"`
-	Time        time.Time   `json:"time"`
-	PrevHash    ledger.Hash `json:"prev_hash"`
-	TxCount     uint64      `json:"tx_count"`
-	TxRoot      ledger.Hash `json:"tx_root"`
-	ResultsRoot ledger.Hash `json:"results_root"`
-	ChangesHash ledger.Hash `json:"changes_hash"`
-	AppHash     ledger.Hash `json:"app_hash"`
-	TxLogSize   uint64      `json:"txlog_size"`
-	TxLogRoot   ledger.Hash `json:"txlog_root"`
-	Proposer    string      `json:"proposer"`
-}
-
 func viewHeader(h *ledger.Header) HeaderView {
 	return HeaderView{ChainID: h.ChainID, Height: h.Height, Time: h.Timestamp(), PrevHash: h.PrevHash, TxCount: h.TxCount,
 		TxRoot: h.TxRoot, ResultsRoot: h.ResultsRoot, ChangesHash: h.ChangesHash, AppHash: h.AppHash,
 		TxLogSize: h.TxLogSize, TxLogRoot: h.TxLogRoot, Proposer: h.Proposer}
-}
-
-// BlockTx is one transaction in a block answer.
-type BlockTx struct {
-	Hash     ledger.Hash   `json:"hash"`
-	Contract string        `json:"contract"`
-	Method   string        `json:"method"`
-	Signer   string        `json:"signer"`
-	Result   ledger.Result `json:"result"`
-}
-
-// BlockAnswer is the body of GET /v1/blocks/{height}.
-type BlockAnswer struct {
-	Hash      ledger.Hash `json:"hash"`
-	Header    HeaderView  `json:"header"`
-	HeaderRaw string      `json:"header_raw"` // base64 canonical header
-	Signature string      `json:"signature"`
-	Txs       []BlockTx   `json:"txs"`
 }
 
 func (s *Server) getBlock(w http.ResponseWriter, r *http.Request) error {
@@ -299,29 +237,18 @@ func (s *Server) getBlock(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// STH is a signed tree head: the latest block header, whose signature
-// covers the tx-log size and root.
-type STH struct {
-	ChainID   string      `json:"chain_id"`
-	TreeSize  uint64      `json:"tree_size"`
-	RootHash  ledger.Hash `json:"root_hash"`
-	Height    uint64      `json:"height"`
-	Time      time.Time   `json:"time"`
-	BlockHash ledger.Hash `json:"block_hash"`
-	Header    string      `json:"header"`    // base64 canonical header; the signature is over its hash
-	Signature string      `json:"signature"` // base64 Ed25519
-	KeyID     string      `json:"key_id"`
-	PublicKey string      `json:"public_key"` // base64; check it against the genesis, not this answer
-}
-
 func (s *Server) sth() (STH, error) {
 	last := s.deps.Store.Last()
 	if last.Header.Height == 0 {
 		return STH{}, notFound("no block committed yet")
 	}
 	h := &last.Header
+	var pub string
+	if h.Proposer == s.deps.NodeKeyID { // only this node's own key is at hand
+		pub = b64(s.deps.NodeKey)
+	}
 	return STH{ChainID: h.ChainID, TreeSize: h.TxLogSize, RootHash: h.TxLogRoot, Height: h.Height, Time: h.Timestamp(),
-		BlockHash: h.Hash(), Header: b64(h.Encode()), Signature: b64(last.Signature), KeyID: h.Proposer, PublicKey: b64(s.deps.NodeKey)}, nil
+		BlockHash: h.Hash(), Header: b64(h.Encode()), Signature: b64(last.Signature), KeyID: h.Proposer, PublicKey: pub}, nil
 }
 
 func (s *Server) getSTH(w http.ResponseWriter, r *http.Request) error {
@@ -377,13 +304,6 @@ func (s *Server) getInclusion(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// ConsistencyProof is the body of GET /v1/proof/consistency.
-type ConsistencyProof struct {
-	From   uint64        `json:"from"`
-	To     uint64        `json:"to"`
-	Hashes []ledger.Hash `json:"hashes"`
-}
-
 func (s *Server) getConsistency(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if q.Get("from") == "" {
@@ -411,10 +331,8 @@ func (s *Server) getConsistency(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	last := s.deps.Store.Last()
 	ready := "ready"
-	if s.deps.Ready != nil {
-		if err := s.deps.Ready(); err != nil {
-			ready = err.Error()
-		}
+	if err := s.ready(); err != nil {
+		ready = notReadyMsg
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"chain_id":    s.deps.ChainID,

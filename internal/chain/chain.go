@@ -81,6 +81,12 @@ func Execute(m *contract.Machine, in Input) (*Output, error) {
 			return nil, err
 		}
 		out.Results[i] = r
+		if r.Code == ledger.CodeReplay {
+			if out.Block.Unindexed == nil {
+				out.Block.Unindexed = make([]bool, n)
+			}
+			out.Block.Unindexed[i] = true
+		}
 		out.Block.Txs[i] = t.Raw
 		out.Block.IDs[i] = t.ID
 		out.Block.Results[i] = r.Encode()

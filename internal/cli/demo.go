@@ -165,7 +165,7 @@ func printDemo(g *globals, dir, base string, n *node.Node, sum *demo.Summary, lo
 			"curl -s " + base + "/v1/tx/" + tx + "   # a tx, its receipt and inclusion proof",
 			"curl -s " + base + "/v1/members/" + strings.ReplaceAll(n.Genesis().Members[0].ID, " ", "%20"),
 			"curl -s " + base + "/metrics | grep ^medledger_",
-			"medledger proof --home " + dir + " --tx " + tx + "   # check the proof yourself",
+			"medledger proof --home " + dir + " --node " + base + " --tx " + tx + "   # check the proof yourself",
 			"medledger verify --home " + dir + "   # re-check the whole ledger",
 		} {
 			fmt.Fprintf(w, "  %s\n", l)

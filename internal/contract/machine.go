@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -67,6 +68,7 @@ type Machine struct {
 	contracts map[string]Contract
 	policies  map[string]Policy
 	engine    *policy.Engine
+	members   memberCache
 }
 
 // NewMachine registers the given contracts and the built-in policy
@@ -187,7 +189,7 @@ func (b *Block) Apply(tx *ledger.Tx, id ledger.Hash, verified ed25519.PublicKey)
 			return fail(ledger.Errorf(ledger.CodeReplay, "transaction %s is already committed", id)), nil
 		}
 	}
-	signer, ok, err := LookupMember(b.state, tx.Signer)
+	signer, ok, err := b.m.members.lookup(b.state, tx.Signer)
 	if err != nil {
 		return ledger.Result{}, err
 	}
@@ -225,6 +227,9 @@ func fail(e *ledger.Error) ledger.Result {
 	if len(msg) > ledger.MaxMessageLen {
 		msg = msg[:ledger.MaxMessageLen]
 	}
+	// DecodeResult refuses a message that is not valid UTF-8, and the cut
+	// above may split a rune: the block would not verify.
+	msg = strings.ToValidUTF8(msg, "")
 	return ledger.Result{Code: e.Code, Message: msg}
 }
 
@@ -236,7 +241,7 @@ type Context struct {
 	Height uint64      // block height
 	Time   time.Time   // block time (UTC); the only clock
 	TxID   ledger.Hash // the transaction being executed
-	Signer *Member     // the resolved, active signer
+	Signer *Member     // the resolved, active signer; shared, never modify it
 
 	contract string
 	m        *Machine
@@ -316,9 +321,15 @@ func DecodePayload(payload []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(payload))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
+		// encoding/json quotes an unknown field's name, which is payload
+		// content that may be personal data; it has no error type for it.
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
+			return ledger.Errorf(ledger.CodeContract, "payload: unknown field")
+		}
 		return ledger.Errorf(ledger.CodeContract, "payload: %v", err)
 	}
-	if d.More() {
+	// Not d.More(), which reports false for a stray '}' or ']'.
+	if _, err := d.Token(); err != io.EOF {
 		return ledger.Errorf(ledger.CodeContract, "payload: trailing data after the JSON value")
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 )
 
 // Member statuses.
@@ -61,13 +62,50 @@ func LookupMember(r StateReader, id string) (m *Member, ok bool, err error) {
 	if err != nil || !ok {
 		return nil, false, err
 	}
-	m = new(Member)
+	m, err = decodeMember(id, v)
+	return m, err == nil, err
+}
+
+func decodeMember(id string, v []byte) (*Member, error) {
+	m := new(Member)
 	if err := json.Unmarshal(v, m); err != nil {
-		return nil, false, fmt.Errorf("member record %q: %w", id, err)
+		return nil, fmt.Errorf("member record %q: %w", id, err)
 	}
 	if len(m.PublicKey) != ed25519.PublicKeySize {
-		return nil, false, fmt.Errorf("member record %q: public key is %d bytes", id, len(m.PublicKey))
+		return nil, fmt.Errorf("member record %q: public key is %d bytes", id, len(m.PublicKey))
 	}
+	return m, nil
+}
+
+// memberCache memoises decoded member records by their encoded bytes, so
+// the signer of every transaction is not JSON-decoded again. A record's
+// bytes determine its decoding, so the cache can never be stale.
+type memberCache struct {
+	mu sync.RWMutex
+	m  map[string]*Member // guarded by mu: encoded record → decoded
+}
+
+func (c *memberCache) lookup(r StateReader, id string) (*Member, bool, error) {
+	v, ok, err := r.Get(MemberKey(id))
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	c.mu.RLock()
+	m, hit := c.m[string(v)]
+	c.mu.RUnlock()
+	if hit {
+		return m, true, nil
+	}
+	m, err = decodeMember(id, v)
+	if err != nil {
+		return nil, false, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) > 1<<16 {
+		c.m = make(map[string]*Member)
+	}
+	c.m[string(v)] = m
+	c.mu.Unlock()
 	return m, true, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"hash"
 	"slices"
 )
 
@@ -24,17 +25,14 @@ func SortChanges(cs []Change) {
 // changes in ascending key order; verification uses it to re-derive the
 // hash from the stored state without holding a block's changes in memory.
 type ChangesHasher struct {
-	d interface {
-		Write([]byte) (int, error)
-		Sum([]byte) []byte
-	}
+	d   hash.Cloner
 	n   uint64
 	buf [binary.MaxVarintLen64]byte
 }
 
 // NewChangesHasher returns an empty ChangesHasher.
 func NewChangesHasher() *ChangesHasher {
-	d := sha256.New()
+	d := sha256.New().(hash.Cloner) // every stdlib hash is a Cloner since Go 1.25
 	d.Write([]byte(domainChanges))
 	return &ChangesHasher{d: d}
 }
@@ -58,11 +56,20 @@ func (c *ChangesHasher) lp(b []byte) {
 }
 
 // Sum returns the hash over everything added; it also commits to the count.
+// It does not change the hasher: Sum may be called again, and Add may
+// follow.
 func (c *ChangesHasher) Sum() Hash {
-	n := binary.PutUvarint(c.buf[:], c.n)
-	c.d.Write(c.buf[:n])
+	// The count is written to a copy, so that a second Sum (or a later Add)
+	// does not hash it twice.
+	d, err := c.d.Clone()
+	if err != nil {
+		panic(err) // cannot happen: SHA-256 clones without error
+	}
+	var buf [binary.MaxVarintLen64]byte
+	n := binary.PutUvarint(buf[:], c.n)
+	d.Write(buf[:n])
 	var h Hash
-	c.d.Sum(h[:0])
+	d.Sum(h[:0])
 	return h
 }
 

@@ -52,6 +52,11 @@ type Error struct {
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Msg }
 
+// Is reports whether e matches target: a CodeMalformed error matches
+// ErrMalformed, so that errors.Is(err, ErrMalformed) holds for every
+// DecodeTx failure other than size, as documented there.
+func (e *Error) Is(target error) bool { return target == ErrMalformed && e.Code == CodeMalformed }
+
 // Errorf returns an *Error with code c and a formatted message.
 func Errorf(c Code, format string, args ...any) *Error {
 	return &Error{Code: c, Msg: fmt.Sprintf(format, args...)}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"unicode/utf8"
 )
 
 // Size limits for transaction fields. MaxTxBytes bounds the whole encoded
@@ -125,10 +126,15 @@ func (tx *Tx) check() error {
 	switch {
 	case tx.ChainID == "":
 		return Errorf(CodeMalformed, "transaction: chain_id is empty")
+	case len(tx.ChainID) > MaxChainIDLen || !utf8.ValidString(tx.ChainID):
+		// DecodeTx refuses these structurally; Validate must too.
+		return Errorf(CodeMalformed, "transaction: chain_id must be at most %d bytes of UTF-8", MaxChainIDLen)
+	// Invalid names are not quoted: they may hold anything, and rejection
+	// messages never repeat what the submitter sent.
 	case !ValidName(tx.Contract):
-		return Errorf(CodeMalformed, "transaction: contract name %q is invalid (want [a-z][a-z0-9_.]*)", tx.Contract)
+		return Errorf(CodeMalformed, "transaction: contract name is invalid (want [a-z][a-z0-9_.]*, at most %d bytes)", MaxNameLen)
 	case !ValidName(tx.Method):
-		return Errorf(CodeMalformed, "transaction: method name %q is invalid (want [a-z][a-z0-9_.]*)", tx.Method)
+		return Errorf(CodeMalformed, "transaction: method name is invalid (want [a-z][a-z0-9_.]*, at most %d bytes)", MaxNameLen)
 	case !ValidMemberID(tx.Signer):
 		return Errorf(CodeMalformed, "transaction: signer id is invalid")
 	case len(tx.Signature) != SignatureSize:

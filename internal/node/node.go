@@ -14,7 +14,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/medledger/medledger/internal/api"
@@ -179,7 +178,7 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(store.Options{Dir: h.Ledger(), Logger: log})
+	st, err := store.Open(store.Options{Dir: h.Ledger(), Logger: log, HotPrefixes: [][]byte{[]byte("members/"), []byte("policy/")}})
 	if err != nil {
 		return nil, err
 	}
@@ -300,5 +299,3 @@ func removeStale(path string) {
 		os.Remove(path)
 	}
 }
-
-var _ = prometheus.NewRegistry

@@ -168,3 +168,6 @@ func Restore(ctx context.Context, h home.Home, in io.Reader, o RestoreOptions) (
 
 // Hash is a ledger hash (re-exported for the CLI).
 type Hash = ledger.Hash
+
+// ParseHash parses a 64-hex-digit hash.
+func ParseHash(s string) (Hash, error) { return ledger.ParseHash(s) }

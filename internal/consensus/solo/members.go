@@ -15,8 +15,9 @@ import (
 type memberCache struct {
 	r contract.StateReader
 
-	mu sync.RWMutex
-	m  map[string]*contract.Member // guarded by mu; nil value: not enrolled
+	mu  sync.RWMutex
+	m   map[string]*contract.Member // guarded by mu; nil value: not enrolled
+	gen uint64                      // guarded by mu; bumped by every invalidation
 }
 
 func newMemberCache(r contract.StateReader) *memberCache {
@@ -27,6 +28,7 @@ func newMemberCache(r contract.StateReader) *memberCache {
 func (c *memberCache) get(id string) (*contract.Member, error) {
 	c.mu.RLock()
 	m, ok := c.m[id]
+	gen := c.gen
 	c.mu.RUnlock()
 	if ok {
 		return m, nil
@@ -39,10 +41,14 @@ func (c *memberCache) get(id string) (*contract.Member, error) {
 		m = nil
 	}
 	c.mu.Lock()
-	if len(c.m) > 100000 {
-		clear(c.m)
+	// A commit may have changed members while we read: then what we read
+	// may predate it, and must not be cached.
+	if c.gen == gen {
+		if len(c.m) > 100000 {
+			clear(c.m)
+		}
+		c.m[id] = m
 	}
-	c.m[id] = m
 	c.mu.Unlock()
 	return m, nil
 }
@@ -54,6 +60,7 @@ func (c *memberCache) invalidate(cs []ledger.Change) {
 		if bytes.HasPrefix(ch.Key, memberPrefix) {
 			c.mu.Lock()
 			delete(c.m, string(ch.Key[len(memberPrefix):]))
+			c.gen++
 			c.mu.Unlock()
 		}
 	}

@@ -119,12 +119,22 @@ type Sequencer struct {
 	blockQ  chan *item
 	queued  atomic.Int64 // admitted, not yet answered
 
+	// alive is held (read) by every admission while it reads the store;
+	// Close takes it (write) after marking the sequencer failed, so no
+	// admission touches the store after Close.
+	alive sync.RWMutex
+
 	mu      sync.Mutex
 	pending map[ledger.Hash]struct{} // guarded by mu: admitted, not yet committed
 	failed  error                    // guarded by mu: set when the sequencer stopped on an error
 
 	members *memberCache
-	log     *txlog.Log // owned by the sequencer goroutine
+	keys    identity.KeyCache
+	log     *txlog.Log    // owned by the sequencer goroutine: the log after the last built block
+	parent  chain.Parent  // owned by the sequencer goroutine: the last built block
+	flight  *inflight     // built blocks not yet durable, newest last
+	commitQ chan *built   // built blocks for the committer, in order
+	commitD chan struct{} // closed when the committer exits
 
 	stop    chan struct{}
 	stopped chan struct{}
@@ -156,6 +166,10 @@ func New(cfg Config, deps Deps) (*Sequencer, error) {
 		pending: make(map[ledger.Hash]struct{}),
 		members: newMemberCache(deps.Store),
 		log:     log,
+		parent:  parentOf(deps),
+		flight:  &inflight{base: deps.Store},
+		commitQ: make(chan *built, 1),
+		commitD: make(chan struct{}),
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}, nil
@@ -168,6 +182,15 @@ func (s *Sequencer) Start() {
 		go s.verifier()
 	}
 	go s.run()
+	go s.committer()
+}
+
+func parentOf(d Deps) chain.Parent {
+	last := d.Store.Last()
+	if last.Header.Height == 0 {
+		return d.Genesis
+	}
+	return chain.Parent{Hash: last.Header.Hash(), AppHash: last.Header.AppHash, Height: last.Header.Height, Time: last.Header.Time}
 }
 
 // Close stops accepting transactions, commits nothing further, answers
@@ -178,12 +201,15 @@ func (s *Sequencer) Close() {
 		s.failed = errors.New("node is shutting down")
 	}
 	s.mu.Unlock()
+	s.alive.Lock() // wait for admissions in progress; later ones see failed
+	defer s.alive.Unlock()
 	select {
 	case <-s.stop:
 	default:
 		close(s.stop)
 	}
 	<-s.stopped
+	<-s.commitD
 	s.wg.Wait()
 	s.drain()
 }
@@ -203,7 +229,7 @@ func (s *Sequencer) Queued() int { return int(s.queued.Load()) }
 // first, Submit returns ctx's error: the transaction may still commit, and
 // its hash can be looked up later.
 func (s *Sequencer) Submit(ctx context.Context, raw []byte) (Receipt, error) {
-	it, err := s.admit(raw)
+	it, err := s.admit(raw, true)
 	if err != nil {
 		s.reject(err)
 		return Receipt{}, err
@@ -223,18 +249,36 @@ type Result struct {
 }
 
 // SubmitBatch admits many transactions at once and waits for all of them.
-// Each succeeds or fails on its own; the batch is not atomic.
+// Each succeeds or fails on its own (the batch is not atomic), but those
+// admitted are ordered in the order given: a batch may enrol a member and
+// then carry that member's first transaction. Signatures are batch-verified
+// on the calling goroutine(s).
 func (s *Sequencer) SubmitBatch(ctx context.Context, raws [][]byte) []Result {
 	out := make([]Result, len(raws))
 	items := make([]*item, len(raws))
 	for i, raw := range raws {
-		it, err := s.admit(raw)
+		it, err := s.admit(raw, false)
 		if err != nil {
 			s.reject(err)
 			out[i].Err = err
 			continue
 		}
 		items[i] = it
+	}
+	ok := s.verifyAll(items)
+	for i, it := range items {
+		if it == nil {
+			continue
+		}
+		if !ok[i] {
+			s.unpend(it.id)
+			err := ledger.Errorf(ledger.CodeBadSignature, "signature does not verify with the key of %q", it.tx.Signer)
+			s.reject(err)
+			out[i].Err = err
+			items[i] = nil
+			continue
+		}
+		s.blockQ <- it // cannot block: at most QueueSize items are queued
 	}
 	for i, it := range items {
 		if it == nil {
@@ -250,6 +294,35 @@ func (s *Sequencer) SubmitBatch(ctx context.Context, raws [][]byte) []Result {
 	return out
 }
 
+// verifyAll batch-verifies the non-nil items, splitting large batches
+// across cores, and reports validity per index.
+func (s *Sequencer) verifyAll(items []*item) []bool {
+	ok := make([]bool, len(items))
+	chunks := min(s.cfg.VerifyWorkers, max(1, len(items)/64))
+	per := (len(items) + chunks - 1) / chunks
+	var wg sync.WaitGroup
+	for lo := 0; lo < len(items); lo += per {
+		hi := min(lo+per, len(items))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bv := identity.NewBatch(hi - lo)
+			idx := make([]int, 0, hi-lo)
+			for i := lo; i < hi; i++ {
+				if it := items[i]; it != nil {
+					bv.AddCached(&s.keys, it.key, it.tx.SigningBytes(), it.tx.Signature)
+					idx = append(idx, i)
+				}
+			}
+			for k, v := range bv.Verify() {
+				ok[idx[k]] = v
+			}
+		}()
+	}
+	wg.Wait()
+	return ok
+}
+
 func (s *Sequencer) reject(err error) {
 	if s.deps.Observer != nil {
 		s.deps.Observer.Rejected(ledger.CodeOf(err))
@@ -257,7 +330,12 @@ func (s *Sequencer) reject(err error) {
 }
 
 // admit runs the cheap checks and queues the transaction for verification.
-func (s *Sequencer) admit(raw []byte) (*item, error) {
+func (s *Sequencer) admit(raw []byte, verifyQ bool) (*item, error) {
+	s.alive.RLock()
+	defer s.alive.RUnlock()
+	if err := s.Err(); err != nil {
+		return nil, errNotAccepting
+	}
 	if len(raw) > s.cfg.MaxTxBytes {
 		return nil, ledger.Errorf(ledger.CodeTooLarge, "transaction is %d bytes, limit %d", len(raw), s.cfg.MaxTxBytes)
 	}
@@ -273,7 +351,8 @@ func (s *Sequencer) admit(raw []byte) (*item, error) {
 	}
 	m, err := s.members.get(tx.Signer)
 	if err != nil {
-		return nil, ledger.Errorf(ledger.CodeUnavailable, "cannot read member records: %v", err)
+		s.deps.Logger.Error("admission: reading member records", "err", err)
+		return nil, errStorage
 	}
 	if m == nil {
 		return nil, ledger.Errorf(ledger.CodeUnknownSigner, "signer %q is not an enrolled member", tx.Signer)
@@ -285,9 +364,8 @@ func (s *Sequencer) admit(raw []byte) (*item, error) {
 
 	s.mu.Lock()
 	if s.failed != nil {
-		err := s.failed
 		s.mu.Unlock()
-		return nil, ledger.Errorf(ledger.CodeUnavailable, "%v", err)
+		return nil, errNotAccepting
 	}
 	if _, dup := s.pending[it.id]; dup {
 		s.mu.Unlock()
@@ -304,13 +382,23 @@ func (s *Sequencer) admit(raw []byte) (*item, error) {
 	if done, err := s.deps.Store.Has(it.id); err != nil || done {
 		s.unpend(it.id)
 		if err != nil {
-			return nil, ledger.Errorf(ledger.CodeUnavailable, "cannot read the tx index: %v", err)
+			s.deps.Logger.Error("admission: reading the tx index", "err", err)
+			return nil, errStorage
 		}
 		return nil, ledger.Errorf(ledger.CodeReplay, "transaction %s is already committed", it.id)
 	}
-	s.verifyQ <- it // cannot block: at most QueueSize items are queued
+	if verifyQ {
+		s.verifyQ <- it // cannot block: at most QueueSize items are queued
+	}
 	return it, nil
 }
+
+// Public errors for internal failures: their causes go to the log only.
+var (
+	errNotAccepting = ledger.Errorf(ledger.CodeUnavailable, "the node is not accepting transactions (shutting down or stopped on an error; see its log)")
+	errStorage      = ledger.Errorf(ledger.CodeUnavailable, "the node cannot read its ledger right now; see its log")
+	errNotCommitted = ledger.Errorf(ledger.CodeUnavailable, "the block holding this transaction was not committed; the node stopped (see its log)")
+)
 
 func (s *Sequencer) unpend(id ledger.Hash) {
 	s.mu.Lock()
@@ -343,7 +431,7 @@ func (s *Sequencer) verifier() {
 		}
 		bv := identity.NewBatch(len(batch))
 		for _, it := range batch {
-			bv.Add(it.key, it.tx.SigningBytes(), it.tx.Signature)
+			bv.AddCached(&s.keys, it.key, it.tx.SigningBytes(), it.tx.Signature)
 		}
 		ok := bv.Verify()
 		for i, it := range batch {
@@ -362,6 +450,7 @@ func (s *Sequencer) verifier() {
 // run is the sequencer loop.
 func (s *Sequencer) run() {
 	defer close(s.stopped)
+	defer close(s.commitQ)
 	batch := make([]*item, 0, s.cfg.MaxTxs)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -395,11 +484,23 @@ func (s *Sequencer) run() {
 			}
 		}
 		timer.Stop()
-		if err := s.commit(batch); err != nil {
-			s.deps.Logger.Error("sequencer stopped: block not committed", "err", err)
+		if err := s.Err(); err != nil { // the committer failed
 			s.fail(batch, err)
 			return
 		}
+		b, err := s.build(batch)
+		if err != nil {
+			s.deps.Logger.Error("sequencer stopped: block not built", "err", err)
+			s.fail(batch, err)
+			return
+		}
+		select {
+		case s.commitQ <- b:
+		case <-s.stop:
+			s.fail(batch, errors.New("node is shutting down"))
+			return
+		}
+		batch = make([]*item, 0, s.cfg.MaxTxs)
 	}
 }
 
@@ -409,7 +510,7 @@ func (s *Sequencer) fail(batch []*item, err error) {
 		s.failed = err
 	}
 	s.mu.Unlock()
-	e := ledger.Errorf(ledger.CodeUnavailable, "block not committed: %v", err)
+	e := errNotCommitted
 	for _, it := range batch {
 		s.unpend(it.id)
 		it.done <- outcome{err: e}
@@ -418,7 +519,7 @@ func (s *Sequencer) fail(batch []*item, err error) {
 
 // drain answers everything still queued after the goroutines stopped.
 func (s *Sequencer) drain() {
-	e := ledger.Errorf(ledger.CodeUnavailable, "node is shutting down")
+	e := errNotAccepting
 	for {
 		select {
 		case it := <-s.verifyQ:
@@ -433,13 +534,18 @@ func (s *Sequencer) drain() {
 	}
 }
 
-func (s *Sequencer) commit(batch []*item) error {
+// built is a block built and signed, awaiting its durable commit.
+type built struct {
+	items []*item
+	out   *chain.Output
+	start time.Time
+}
+
+// build executes and signs the next block on top of the last built one;
+// its changes stay visible to later blocks until it is committed.
+func (s *Sequencer) build(batch []*item) (*built, error) {
 	start := time.Now()
-	last := s.deps.Store.Last()
-	parent := s.deps.Genesis
-	if last.Header.Height > 0 {
-		parent = chain.Parent{Hash: last.Header.Hash(), AppHash: last.Header.AppHash, Height: last.Header.Height, Time: last.Header.Time}
-	}
+	parent := s.parent
 	t := s.deps.Clock().UnixNano()
 	if t <= parent.Time {
 		t = parent.Time + 1 // block times strictly increase even if the clock steps back
@@ -454,34 +560,55 @@ func (s *Sequencer) commit(batch []*item) error {
 		Time:     t,
 		Proposer: s.deps.Signer.KeyID(),
 		Txs:      txs,
-		State:    s.deps.Store,
+		State:    s.flight,
 		Log:      s.log,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := chain.Sign(out, s.deps.Signer.Sign); err != nil {
-		return err
+		return nil, err
 	}
-	if err := s.deps.Store.Commit(&out.Block); err != nil {
-		return err
-	}
-	s.log = out.Log
-	s.members.invalidate(out.Block.Changes)
 	hdr := &out.Block.Header.Header
-	bh := hdr.Hash()
-	now := time.Now()
-	firstLeaf := hdr.TxLogSize - uint64(len(batch))
-	for i, it := range batch {
-		r := Receipt{TxHash: it.id, Height: hdr.Height, Index: uint32(i), Leaf: firstLeaf + uint64(i), BlockHash: bh, Result: out.Results[i]}
-		s.unpend(it.id)
-		if s.deps.Observer != nil {
-			s.deps.Observer.TxCommitted(r.Result.Code, now.Sub(it.admitted))
+	s.flight.push(out.Block.Changes)
+	s.log = out.Log
+	s.parent = chain.Parent{Hash: hdr.Hash(), AppHash: hdr.AppHash, Height: hdr.Height, Time: hdr.Time}
+	return &built{items: batch, out: out, start: start}, nil
+}
+
+// committer writes built blocks in order, durably, and only then answers
+// their submitters. After a failure it fails every later block too: they
+// were built on the one that did not commit.
+func (s *Sequencer) committer() {
+	defer close(s.commitD)
+	var failed error
+	for b := range s.commitQ {
+		if failed == nil {
+			if err := s.deps.Store.Commit(&b.out.Block); err != nil {
+				failed = err
+				s.deps.Logger.Error("sequencer stopped: block not committed", "height", b.out.Block.Header.Header.Height, "err", err)
+			}
 		}
-		it.done <- outcome{r: r}
+		if failed != nil {
+			s.fail(b.items, failed)
+			continue
+		}
+		s.flight.pop()
+		s.members.invalidate(b.out.Block.Changes)
+		hdr := &b.out.Block.Header.Header
+		bh := hdr.Hash()
+		now := time.Now()
+		firstLeaf := hdr.TxLogSize - uint64(len(b.items))
+		for i, it := range b.items {
+			r := Receipt{TxHash: it.id, Height: hdr.Height, Index: uint32(i), Leaf: firstLeaf + uint64(i), BlockHash: bh, Result: b.out.Results[i]}
+			s.unpend(it.id)
+			if s.deps.Observer != nil {
+				s.deps.Observer.TxCommitted(r.Result.Code, now.Sub(it.admitted))
+			}
+			it.done <- outcome{r: r}
+		}
+		if s.deps.Observer != nil {
+			s.deps.Observer.BlockCommitted(len(b.items), time.Since(b.start))
+		}
 	}
-	if s.deps.Observer != nil {
-		s.deps.Observer.BlockCommitted(len(batch), time.Since(start))
-	}
-	return nil
 }

@@ -152,15 +152,15 @@ func checkRoles(roles []string) ([]string, error) {
 	if len(roles) == 0 {
 		return nil, ledger.Errorf(ledger.CodeContract, "roles: at least one role is required")
 	}
-	out := slices.Clone(roles)
-	slices.Sort(out)
-	out = slices.Compact(out)
-	for _, r := range out {
+	for i, r := range roles {
 		if !identity.ValidRole(r) {
-			return nil, ledger.Errorf(ledger.CodeContract, "roles: unknown role %q", r)
+			// Not quoted: a result message never repeats payload contents.
+			return nil, ledger.Errorf(ledger.CodeContract, "roles[%d] is not a role", i)
 		}
 	}
-	return out, nil
+	out := slices.Clone(roles)
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 func joinRoles(rs []string) string {
@@ -207,8 +207,10 @@ func manage(c *contract.Context, id, action string, apply func(*contract.Member)
 	if err != nil {
 		return err
 	}
-	// Authorise before revealing whether the member exists.
-	target := map[string]any{}
+	// Authorise before revealing whether the member exists: a missing
+	// member is an empty record (not an empty map, on which the default
+	// rule fails with a different message).
+	target := contract.SignerVars(nil)
 	if ok {
 		target = contract.SignerVars(m)
 	}

@@ -120,7 +120,8 @@ func check(a *Anchor) error {
 	for _, k := range keys {
 		v := a.Metadata[k]
 		if k == "" || len(k) > MaxMetaKeyLen || !utf8.ValidString(k) {
-			return ledger.Errorf(ledger.CodeContract, "metadata key %q must be 1 to %d bytes of UTF-8", k, MaxMetaKeyLen)
+			// Not quoted: an invalid key may be a misplaced value.
+			return ledger.Errorf(ledger.CodeContract, "metadata keys must be 1 to %d bytes of UTF-8", MaxMetaKeyLen)
 		}
 		if len(v) > MaxMetaValueLen || !utf8.ValidString(v) {
 			return ledger.Errorf(ledger.CodeContract, "metadata value of %q must be at most %d bytes of UTF-8", k, MaxMetaValueLen)

@@ -18,6 +18,7 @@ const (
 	pfxIndex  = 'x' // x<tx id>                → <BE64 height><BE32 i><BE64 leaf>
 	pfxNode   = 'n' // n<level><BE64 index>    → Merkle node hash
 	pfxState  = 's' // s<esc key>00 01<BE64 ^height> → <tag><value>
+	pfxLatest = 'l' // l<key>                  → latest live value (absent when deleted)
 )
 
 // State value tags.
@@ -45,6 +46,10 @@ func ResultKey(h uint64, i uint32) []byte { return posKey(pfxResult, h, i) }
 
 // IndexKey returns the key of the index entry for a transaction ID.
 func IndexKey(id ledger.Hash) []byte { return append([]byte{pfxIndex}, id[:]...) }
+
+// LatestKey returns the key of the latest value of state key k: a copy of
+// the newest version kept for fast point reads.
+func LatestKey(k []byte) []byte { return append([]byte{pfxLatest}, k...) }
 
 // NodeKey returns the key of a tx-log Merkle node.
 func NodeKey(level uint, index uint64) []byte {

@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 
 	"github.com/medledger/medledger/internal/ledger"
 	"github.com/medledger/medledger/internal/ledger/txlog"
@@ -50,6 +51,10 @@ type Options struct {
 	Logger *slog.Logger
 	// CacheBytes is the block cache size; default 64 MiB.
 	CacheBytes int64
+	// HotPrefixes lists state-key prefixes whose latest values are kept in
+	// memory (write-through): small, frequently read records such as
+	// member identities and policies. Default: none.
+	HotPrefixes [][]byte
 }
 
 // Store is the ledger database. Reads are safe for concurrent use with each
@@ -60,6 +65,31 @@ type Store struct {
 
 	mu   sync.Mutex // guards last
 	last ledger.SignedHeader
+
+	hotPrefixes [][]byte
+	hotMu       sync.RWMutex
+	hot         map[string]hotEntry // guarded by hotMu: latest values under hotPrefixes
+	// hotGen counts commits; guarded by hotMu. Get caches what it read
+	// only if no commit happened meanwhile: the value it read from disk
+	// may predate that commit's (already cached) one.
+	hotGen uint64
+}
+
+// hotEntry is a cached latest value; ok false caches absence.
+type hotEntry struct {
+	v  []byte
+	ok bool
+}
+
+const maxHot = 1 << 20
+
+func (s *Store) isHot(k []byte) bool {
+	for _, p := range s.hotPrefixes {
+		if bytes.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Open opens or creates the database in o.Dir.
@@ -76,12 +106,23 @@ func Open(o Options) (*Store, error) {
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       1000,
 		Logger:                      pebbleLogger{o.Logger},
+		// A corrupt block is returned to the reader as an error (and
+		// logged). Pebble's default handler calls Logger.Fatalf, which
+		// panics here: verify must report corruption, not crash on it.
+		EventListener: &pebble.EventListener{DataCorruption: func(info pebble.DataCorruptionInfo) {
+			if o.Logger != nil {
+				o.Logger.Error("pebble: data corruption", "path", info.Path, "err", info.Details)
+			}
+		}},
 	}
+	// Bloom filters make point reads of absent keys (the replay check of
+	// every new transaction, first writes of state keys) cheap.
+	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	db, err := pebble.Open(o.Dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("open ledger store %s: %w", o.Dir, err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, hotPrefixes: o.HotPrefixes, hot: make(map[string]hotEntry)}
 	if err := s.load(o.ReadOnly); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open ledger store %s: %w", o.Dir, err)
@@ -119,7 +160,15 @@ func (s *Store) load(readOnly bool) error {
 	if it.Last() {
 		sh, err := ledger.DecodeSignedHeader(it.Value())
 		if err != nil {
-			return fmt.Errorf("latest header: %v: %w", err, ErrCorrupt)
+			if !readOnly {
+				return fmt.Errorf("latest header: %v: %w (run medledger verify)", err, ErrCorrupt)
+			}
+			// Read-only tools (verify) must still open a damaged ledger to
+			// say where the damage is; they read headers themselves.
+			if k := it.Key(); len(k) == 9 {
+				s.height.Store(binary.BigEndian.Uint64(k[1:]))
+			}
+			return it.Error()
 		}
 		s.last = sh
 		s.height.Store(sh.Header.Height)
@@ -168,15 +217,25 @@ func (s *Store) InitGenesis(doc []byte, changes []ledger.Change) error {
 	for _, c := range changes {
 		setState(b, c, 0)
 	}
-	return b.Commit(pebble.Sync)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	// Reads before genesis may have cached hot keys as absent.
+	s.hotMu.Lock()
+	s.hotGen++
+	clear(s.hot)
+	s.hotMu.Unlock()
+	return nil
 }
 
 func setState(b *pebble.Batch, c ledger.Change, h uint64) {
 	k := StateKey(c.Key, h)
 	if c.Delete {
 		b.Set(k, []byte{tagDelete}, nil)
+		b.Delete(LatestKey(c.Key), nil)
 		return
 	}
+	b.Set(LatestKey(c.Key), c.Value, nil)
 	v := make([]byte, 1+len(c.Value))
 	v[0] = tagPut
 	copy(v[1:], c.Value)
@@ -191,6 +250,10 @@ type Block struct {
 	Results [][]byte      // canonical encodings, one per tx
 	Changes []ledger.Change
 	Nodes   []Node // tx-log nodes created by this block's txs
+	// Unindexed marks transactions not to index: replays of an already
+	// committed ID, which keep the index pointing at the first one. Nil
+	// indexes every transaction.
+	Unindexed []bool
 }
 
 // Node is a tx-log Merkle node to persist.
@@ -217,6 +280,9 @@ func (s *Store) Commit(b *Block) error {
 	for i := range b.Txs {
 		batch.Set(TxKey(h, uint32(i)), b.Txs[i], nil)
 		batch.Set(ResultKey(h, uint32(i)), b.Results[i], nil)
+		if b.Unindexed != nil && b.Unindexed[i] {
+			continue
+		}
 		binary.BigEndian.PutUint64(loc[0:], h)
 		binary.BigEndian.PutUint32(loc[8:], uint32(i))
 		binary.BigEndian.PutUint64(loc[12:], firstLeaf+uint64(i))
@@ -230,6 +296,16 @@ func (s *Store) Commit(b *Block) error {
 	}
 	if err := batch.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("store: commit block %d: %w", h, err)
+	}
+	if len(s.hotPrefixes) > 0 {
+		s.hotMu.Lock()
+		s.hotGen++
+		for _, c := range b.Changes {
+			if s.isHot(c.Key) {
+				s.hot[string(c.Key)] = hotEntry{v: c.Value, ok: !c.Delete}
+			}
+		}
+		s.hotMu.Unlock()
 	}
 	s.mu.Lock()
 	s.last = b.Header
@@ -312,15 +388,49 @@ func (s *Store) Node(id txlog.NodeID) (ledger.Hash, error) {
 	if err != nil {
 		return ledger.Hash{}, err
 	}
-	return ledger.HashFromSlice(v)
+	h, err := ledger.HashFromSlice(v)
+	if err != nil {
+		return h, fmt.Errorf("node %d/%d: %v: %w", id.Level, id.Index, err, ErrCorrupt)
+	}
+	return h, nil
 }
 
 var _ txlog.NodeReader = (*Store)(nil)
 
 // Get returns the latest value of state key k. ok is false if the key was
-// never set or is deleted.
+// never set or is deleted. Callers must not modify the returned slice.
 func (s *Store) Get(k []byte) (v []byte, ok bool, err error) {
-	return s.GetAt(k, ^uint64(0))
+	hot := s.isHot(k)
+	if hot {
+		s.hotMu.RLock()
+		e, cached := s.hot[string(k)]
+		gen := s.hotGen
+		s.hotMu.RUnlock()
+		if cached {
+			return e.v, e.ok, nil
+		}
+		defer func() {
+			if err == nil {
+				s.hotMu.Lock()
+				defer s.hotMu.Unlock()
+				if s.hotGen != gen {
+					return // a commit may have made v stale
+				}
+				if len(s.hot) >= maxHot {
+					clear(s.hot)
+				}
+				s.hot[string(k)] = hotEntry{v: v, ok: ok}
+			}
+		}()
+	}
+	v, err = s.get(LatestKey(k))
+	if errors.Is(err, ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return v, true, nil
 }
 
 // GetAt returns the value of state key k as of height h: the newest version
@@ -425,6 +535,7 @@ const (
 	SpaceIndex  = pfxIndex
 	SpaceNode   = pfxNode
 	SpaceState  = pfxState
+	SpaceLatest = pfxLatest
 )
 
 // DecodeLoc decodes an index entry value (for verification tools).

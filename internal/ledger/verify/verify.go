@@ -124,9 +124,10 @@ type verifier struct {
 	rep *Report
 
 	state   *contract.MemState
+	keys    identity.KeyCache
 	seen    map[ledger.Hash]store.Loc // every committed tx ID and where it is
-	changes []ledger.Hash            // expected changes hash per height (0 = genesis)
-	counts  []uint64                 // tx count per height (0 = genesis)
+	changes []ledger.Hash             // expected changes hash per height (0 = genesis)
+	counts  []uint64                  // tx count per height (0 = genesis)
 	nodes   int
 }
 
@@ -162,8 +163,18 @@ func (v *verifier) run(ctx context.Context, genesisChanges []ledger.Change) *Pro
 	// next block are verified in the background while this one executes.
 	blocks := make(chan *loaded, 4)
 	lctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go v.load(lctx, last, blocks)
+	loaderDone := make(chan struct{})
+	go func() {
+		defer close(loaderDone)
+		v.load(lctx, last, blocks)
+	}()
+	// The loader reads the store, which the caller may close as soon as
+	// Run returns: stop it and wait, also when a problem ends the run
+	// early (it used to read on and panic with "pebble: closed").
+	defer func() {
+		cancel()
+		<-loaderDone
+	}()
 
 	var pendingSig *sigJob
 	var cur *loaded
@@ -203,18 +214,24 @@ func (v *verifier) run(ctx context.Context, genesisChanges []ledger.Change) *Pro
 		return nil
 	}
 	v.rep.AppHash, v.rep.TxLogRoot = parent.AppHash, log.Root()
+	// Records beyond the last block first: after a truncation they are
+	// the finding, whatever else they make inconsistent.
+	if p := v.checkExtra(last, log.Size()); p != nil {
+		return p
+	}
 	if p := v.checkState(last); p != nil {
+		return p
+	}
+	if p := v.checkLatest(last); p != nil {
 		return p
 	}
 	if p := v.checkIndex(last); p != nil {
 		return p
 	}
-	if p := v.checkExtra(last); p != nil {
-		return p
-	}
 	if t := v.o.Trusted; t != nil {
 		if t.Size > log.Size() {
-			return problem(last, KindTruncated, "the ledger holds %d transactions, but a trusted tree head has %d: history was removed", log.Size(), t.Size)
+			// Name the first block that is gone, as for a gap.
+			return problem(last+1, KindTruncated, "the ledger ends at block %d with %d transactions, but a trusted tree head has %d: history was removed", last, log.Size(), t.Size)
 		}
 		o, err := txlog.Open(t.Size, v.st)
 		if err != nil {
@@ -308,7 +325,11 @@ func (v *verifier) loadBlock(h uint64) *loaded {
 	b := &loaded{h: h}
 	sh, err := v.st.Header(h)
 	if err != nil {
-		b.problem = problem(h, KindDecode, "header: %v", err)
+		kind := KindStore // the database could not be read (I/O, checksum)
+		if errors.Is(err, store.ErrCorrupt) {
+			kind = KindDecode
+		}
+		b.problem = problem(h, kind, "header: %v", err)
 		return b
 	}
 	b.sh = sh
@@ -389,7 +410,7 @@ func (v *verifier) startSigs(b *loaded) *sigJob {
 			defer j.wg.Done()
 			bv := identity.NewBatch(hi - lo)
 			for i := lo; i < hi; i++ {
-				bv.Add(cand[i], b.txs[i].SigningBytes(), b.txs[i].Signature)
+				bv.AddCached(&v.keys, cand[i], b.txs[i].SigningBytes(), b.txs[i].Signature)
 			}
 			for k, ok := range bv.Verify() {
 				if ok {
@@ -588,8 +609,10 @@ func (v *verifier) checkIndex(last uint64) *Problem {
 	return nil
 }
 
-// checkExtra finds transactions or results stored beyond their block.
-func (v *verifier) checkExtra(last uint64) *Problem {
+// checkExtra finds transactions or results stored beyond their block, and
+// tx-log nodes beyond the log's size. Replay has already compared every
+// node the blocks create, so these are the only ones left to find.
+func (v *verifier) checkExtra(last, size uint64) *Problem {
 	for _, space := range []byte{store.SpaceTx, store.SpaceResult} {
 		var p *Problem
 		err := v.st.Raw(space, func(k, _ []byte) error {
@@ -614,6 +637,26 @@ func (v *verifier) checkExtra(last uint64) *Problem {
 		if err != nil {
 			return problem(0, KindStore, "%v", err)
 		}
+	}
+	var p *Problem
+	err := v.st.Raw(store.SpaceNode, func(k, _ []byte) error {
+		if len(k) != 10 || k[1] > 63 {
+			p = problem(0, KindDecode, "a tx-log node key is malformed")
+			return errStop
+		}
+		// Node level/index covers leaves [index<<level, (index+1)<<level).
+		level, index := uint(k[1]), beUint64(k[2:])
+		if index >= size>>level {
+			p = problem(last+1, KindExtra, "tx-log node %d/%d covers leaves beyond the %d committed transactions", level, index, size)
+			return errStop
+		}
+		return nil
+	})
+	if p != nil {
+		return p
+	}
+	if err != nil {
+		return problem(0, KindStore, "reading tx-log nodes: %v", err)
 	}
 	return nil
 }

@@ -1,0 +1,3 @@
+// Package lint holds no code: its tests enforce the project's structural
+// rules (dependency arrows, package documentation) over the whole module.
+package lint
