@@ -62,7 +62,7 @@ func TestSubmitRejected(t *testing.T) {
 	tn := startNode(t, node.Config{})
 	drID, drKey := tn.enrol(t, "dr-who", "practitioner")
 	goneID, goneKey := tn.enrol(t, "dr-gone", "practitioner")
-	raw, _ := tn.sign(t, tn.admin, tn.adminID, "members", "suspend", members.Suspend{ID: goneID, Reason: "left the organisation"})
+	raw, _ := tn.sign(t, tn.admin, tn.adminID, "members", "suspend", members.Suspend{ID: goneID, Reason: "left_organisation"})
 	tn.commit(t, raw)
 	committed, _ := tn.sign(t, drKey, drID, "notary", "anchor", anchor())
 	tn.commit(t, committed)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/medledger/medledger/internal/identity"
 	"github.com/medledger/medledger/internal/ledger"
@@ -218,8 +219,30 @@ func (b *Block) Apply(tx *ledger.Tx, id ledger.Hash, verified ed25519.PublicKey)
 		}
 		return ledger.Result{}, fmt.Errorf("execute %s at height %d: %w", tx, b.height, err)
 	}
+	if err := checkEvents(ctx.events); err != nil {
+		return fail(err), nil
+	}
 	ctx.tx.mergeInto(b.state)
 	return ledger.Result{Code: ledger.CodeOK, Events: ctx.events}, nil
+}
+
+// checkEvents keeps results decodable: a contract that emits more than the
+// limits fails deterministically instead of writing an unreadable result.
+func checkEvents(evs []ledger.Event) *ledger.Error {
+	if len(evs) > ledger.MaxEvents {
+		return ledger.Errorf(ledger.CodeContract, "the contract emitted %d events, limit %d", len(evs), ledger.MaxEvents)
+	}
+	for _, ev := range evs {
+		if !ledger.ValidName(ev.Type) || len(ev.Attrs) > ledger.MaxAttrs {
+			return ledger.Errorf(ledger.CodeContract, "the contract emitted an invalid event")
+		}
+		for _, a := range ev.Attrs {
+			if len(a.Key) == 0 || len(a.Key) > ledger.MaxNameLen || len(a.Value) > ledger.MaxAttrLen || !utf8.ValidString(a.Key) || !utf8.ValidString(a.Value) {
+				return ledger.Errorf(ledger.CodeContract, "the contract emitted an invalid event attribute")
+			}
+		}
+	}
+	return nil
 }
 
 func fail(e *ledger.Error) ledger.Result {

@@ -346,7 +346,7 @@ func script(t testing.TB) [][]step {
 			anchor("st-mary/dr-who", "a", nil, ledger.CodeContract),
 			anchor("st-mary/nurse", "b", nil, ledger.CodeOK),
 			anchor("acme/claims", "c", map[string]string{"patient": phi, "": "x"}, ledger.CodeContract),
-			{call{signer: "st-mary/admin", contract: "members", method: "suspend", payload: members.Suspend{ID: "st-mary/clerk", Reason: "audit"}}, ledger.CodeOK},
+			{call{signer: "st-mary/admin", contract: "members", method: "suspend", payload: members.Suspend{ID: "st-mary/clerk", Reason: "security_review"}}, ledger.CodeOK},
 			anchor("st-mary/clerk", "d", nil, ledger.CodeSuspendedSigner),
 			{call{signer: "st-mary/admin", contract: "policy", method: "set", payload: contract.PolicySet{Name: "notary.anchor", Rule: `signer.org == "st-mary"`}}, ledger.CodeOK},
 			anchor("acme/claims", "e", nil, ledger.CodeDenied),

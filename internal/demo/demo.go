@@ -211,7 +211,7 @@ func Load(ctx context.Context, o Options, submit Submitter) (*Summary, error) {
 		return nil, err
 	}
 	leaver := people[2]
-	raw, err = sign(admin, o.AdminID, "members", "suspend", members.Suspend{ID: leaver.id, Reason: "left the organisation"})
+	raw, err = sign(admin, o.AdminID, "members", "suspend", members.Suspend{ID: leaver.id, Reason: "left_organisation"})
 	if err != nil {
 		return nil, err
 	}

@@ -53,7 +53,7 @@ type Enrol struct {
 // Suspend is the payload of members.suspend.
 type Suspend struct {
 	ID     string `json:"id"`
-	Reason string `json:"reason"`
+	Reason string `json:"reason"` // one of SuspendReasons: a code, never free text
 }
 
 // Reinstate is the payload of members.reinstate.
@@ -73,7 +73,10 @@ type SetRoles struct {
 	Roles []string `json:"roles"`
 }
 
-const maxReason = 280
+// SuspendReasons are the reasons a member may be suspended for. They are
+// codes, not free text, because the payload is stored in clear on the
+// ledger and free text invites personal data ("looked up Jane Doe").
+var SuspendReasons = []string{"left_organisation", "leave_of_absence", "role_change", "key_compromise", "security_review", "other"}
 
 // Exec implements contract.Contract.
 func (Contract) Exec(c *contract.Context, method string, payload []byte) error {
@@ -89,15 +92,15 @@ func (Contract) Exec(c *contract.Context, method string, payload []byte) error {
 		if err := contract.DecodePayload(payload, &r); err != nil {
 			return err
 		}
-		if len(r.Reason) == 0 || len(r.Reason) > maxReason {
-			return ledger.Errorf(ledger.CodeContract, "suspend: reason must be 1 to %d bytes", maxReason)
+		if !slices.Contains(SuspendReasons, r.Reason) {
+			return ledger.Errorf(ledger.CodeContract, "suspend: reason must be one of %v", SuspendReasons)
 		}
 		return manage(c, r.ID, "suspend", func(m *contract.Member) error {
 			if !m.Active() {
 				return ledger.Errorf(ledger.CodeContract, "member %q is already suspended", m.ID)
 			}
 			m.Status = contract.StatusSuspended
-			c.Emit("members.suspended", "id", m.ID, "org", m.Org)
+			c.Emit("members.suspended", "id", m.ID, "org", m.Org, "reason", r.Reason)
 			return nil
 		})
 	case "reinstate":

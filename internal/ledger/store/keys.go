@@ -33,7 +33,7 @@ var (
 )
 
 // formatVersion is bumped on any incompatible change of the key layout.
-const formatVersion = "medledger-store-1"
+const formatVersion = "medledger-store-2" // 2: latest-value key space
 
 // HeaderKey returns the key of the signed header at height h.
 func HeaderKey(h uint64) []byte { return binary.BigEndian.AppendUint64([]byte{pfxHeader}, h) }
