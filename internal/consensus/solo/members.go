@@ -2,6 +2,7 @@ package solo
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 
 	"github.com/medledger/medledger/internal/contract"
@@ -54,6 +55,11 @@ func (c *memberCache) get(id string) (*contract.Member, error) {
 }
 
 var memberPrefix = contract.MemberKey("")
+
+// memberContract is the contract whose namespace holds member records: a
+// contract writes only under its own name, so only its transactions can
+// change a signer.
+var memberContract, _, _ = strings.Cut(string(memberPrefix), "/")
 
 func (c *memberCache) invalidate(cs []ledger.Change) {
 	for _, ch := range cs {

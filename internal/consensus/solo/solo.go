@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,8 +66,9 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Observer receives events for metrics. Methods are called from the
-// sequencer goroutine and must not block.
+// Observer receives events for metrics. Methods are called concurrently,
+// from the sequencer's goroutines and from submitters' (Rejected), and
+// must not block.
 type Observer interface {
 	BlockCommitted(txs int, commit time.Duration)
 	Rejected(code ledger.Code)
@@ -102,6 +104,11 @@ type item struct {
 	key      ed25519.PublicKey
 	admitted time.Time
 	done     chan outcome
+	// signerErr is set, in a batch, for a transaction whose signer the
+	// committed state does not know, knows as suspended, or knows by a
+	// key its signature does not verify with; key is then nil. settle
+	// decides it.
+	signerErr *ledger.Error
 }
 
 type outcome struct {
@@ -119,14 +126,16 @@ type Sequencer struct {
 	blockQ  chan *item
 	queued  atomic.Int64 // admitted, not yet answered
 
-	// alive is held (read) by every admission while it reads the store;
-	// Close takes it (write) after marking the sequencer failed, so no
-	// admission touches the store after Close.
+	// alive is held (read) by every admission until its transactions are
+	// queued; Close takes it (write) after marking the sequencer failed,
+	// so no admission touches the store, or queues anything, after Close
+	// drained the queues.
 	alive sync.RWMutex
 
 	mu      sync.Mutex
 	pending map[ledger.Hash]struct{} // guarded by mu: admitted, not yet committed
 	failed  error                    // guarded by mu: set when the sequencer stopped on an error
+	started bool                     // guarded by mu: Start ran its goroutines
 
 	members *memberCache
 	keys    identity.KeyCache
@@ -135,6 +144,12 @@ type Sequencer struct {
 	flight  *inflight     // built blocks not yet durable, newest last
 	commitQ chan *built   // built blocks for the committer, in order
 	commitD chan struct{} // closed when the committer exits
+
+	// commit writes one block durably. It is Deps.Store.Commit; tests
+	// replace it, before Start, to delay or fail commits (Deps.Store is a
+	// concrete *store.Store, so a failing store cannot be injected there).
+	// Nothing else sets it.
+	commit func(*store.Block) error
 
 	stop    chan struct{}
 	stopped chan struct{}
@@ -170,13 +185,21 @@ func New(cfg Config, deps Deps) (*Sequencer, error) {
 		flight:  &inflight{base: deps.Store},
 		commitQ: make(chan *built, 1),
 		commitD: make(chan struct{}),
+		commit:  deps.Store.Commit,
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}, nil
 }
 
 // Start launches the verification workers and the sequencer goroutine.
+// It does nothing after Close or a previous Start.
 func (s *Sequencer) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.failed != nil {
+		return
+	}
+	s.started = true
 	for range s.cfg.VerifyWorkers {
 		s.wg.Add(1)
 		go s.verifier()
@@ -193,13 +216,16 @@ func parentOf(d Deps) chain.Parent {
 	return chain.Parent{Hash: last.Header.Hash(), AppHash: last.Header.AppHash, Height: last.Header.Height, Time: last.Header.Time}
 }
 
-// Close stops accepting transactions, commits nothing further, answers
+// Close stops accepting transactions, builds no further block (blocks
+// already built are still committed and acknowledged), answers the other
 // waiting submitters CodeUnavailable and waits for the goroutines to exit.
+// It may be called more than once, and without Start.
 func (s *Sequencer) Close() {
 	s.mu.Lock()
 	if s.failed == nil {
 		s.failed = errors.New("node is shutting down")
 	}
+	started := s.started
 	s.mu.Unlock()
 	s.alive.Lock() // wait for admissions in progress; later ones see failed
 	defer s.alive.Unlock()
@@ -208,9 +234,11 @@ func (s *Sequencer) Close() {
 	default:
 		close(s.stop)
 	}
-	<-s.stopped
-	<-s.commitD
-	s.wg.Wait()
+	if started {
+		<-s.stopped
+		<-s.commitD
+		s.wg.Wait()
+	}
 	s.drain()
 }
 
@@ -229,7 +257,9 @@ func (s *Sequencer) Queued() int { return int(s.queued.Load()) }
 // first, Submit returns ctx's error: the transaction may still commit, and
 // its hash can be looked up later.
 func (s *Sequencer) Submit(ctx context.Context, raw []byte) (Receipt, error) {
-	it, err := s.admit(raw, true)
+	s.alive.RLock()
+	it, err := s.admit(raw, false)
+	s.alive.RUnlock()
 	if err != nil {
 		s.reject(err)
 		return Receipt{}, err
@@ -250,36 +280,14 @@ type Result struct {
 
 // SubmitBatch admits many transactions at once and waits for all of them.
 // Each succeeds or fails on its own (the batch is not atomic), but those
-// admitted are ordered in the order given: a batch may enrol a member and
-// then carry that member's first transaction. Signatures are batch-verified
-// on the calling goroutine(s).
+// admitted are ordered in the order given, and admission judges each
+// transaction's signer as the batch's earlier transactions leave it: a
+// batch may enrol a member and then carry that member's first transaction,
+// or re-key a member and carry a transaction signed with the new key.
+// Signatures are batch-verified on the calling goroutine(s).
 func (s *Sequencer) SubmitBatch(ctx context.Context, raws [][]byte) []Result {
 	out := make([]Result, len(raws))
-	items := make([]*item, len(raws))
-	for i, raw := range raws {
-		it, err := s.admit(raw, false)
-		if err != nil {
-			s.reject(err)
-			out[i].Err = err
-			continue
-		}
-		items[i] = it
-	}
-	ok := s.verifyAll(items)
-	for i, it := range items {
-		if it == nil {
-			continue
-		}
-		if !ok[i] {
-			s.unpend(it.id)
-			err := ledger.Errorf(ledger.CodeBadSignature, "signature does not verify with the key of %q", it.tx.Signer)
-			s.reject(err)
-			out[i].Err = err
-			items[i] = nil
-			continue
-		}
-		s.blockQ <- it // cannot block: at most QueueSize items are queued
-	}
+	items := s.admitBatch(raws, out)
 	for i, it := range items {
 		if it == nil {
 			continue
@@ -292,6 +300,119 @@ func (s *Sequencer) SubmitBatch(ctx context.Context, raws [][]byte) []Result {
 		}
 	}
 	return out
+}
+
+// admitBatch admits, verifies and queues raws in order, setting out[i].Err
+// for each one refused, and returns the queued items (nil where refused).
+// It holds s.alive until everything admitted is queued: Close must not
+// drain the queues between an admission and its queueing.
+func (s *Sequencer) admitBatch(raws [][]byte, out []Result) []*item {
+	s.alive.RLock()
+	defer s.alive.RUnlock()
+	items := make([]*item, len(raws))
+	unsettled := false
+	for i, raw := range raws {
+		it, err := s.admit(raw, true)
+		if err != nil {
+			s.reject(err)
+			out[i].Err = err
+			continue
+		}
+		items[i] = it
+		unsettled = unsettled || it.signerErr != nil
+	}
+	ok := s.verifyAll(items)
+	for i, it := range items {
+		if it != nil && it.signerErr == nil && !ok[i] {
+			it.key, it.signerErr = nil, badSignature(it.tx)
+			unsettled = true
+		}
+	}
+	if unsettled {
+		if err := s.settle(items); err != nil {
+			s.deps.Logger.Error("admission: settling a batch", "err", err)
+			for _, it := range items {
+				if it != nil && it.signerErr != nil {
+					it.signerErr = errStorage
+				}
+			}
+		}
+	}
+	for i, it := range items {
+		if it == nil {
+			continue
+		}
+		if it.signerErr != nil {
+			s.unpend(it.id)
+			s.reject(it.signerErr)
+			out[i].Err = it.signerErr
+			items[i] = nil
+			continue
+		}
+		s.blockQ <- it // cannot block: at most QueueSize items are queued
+	}
+	return items
+}
+
+// settle decides the transactions of a batch that admission could not
+// (item.signerErr set): an earlier transaction of the batch may have
+// enrolled, reinstated or re-keyed their signer. It executes the batch's
+// admitted transactions in order in a scratch block over the state the
+// next block will be built on (committed and in-flight blocks), and
+// admits an unsettled transaction if its signer, as the transactions
+// before it leave it, is active and its signature verifies with the
+// signer's key then; otherwise its signerErr is what that state says.
+// The scratch block is discarded: the real block decides every result,
+// and an admitted transaction that fails there is committed with its
+// failure code like any other. Transactions that nothing earlier in the
+// batch vouches for are still refused, so a batch cannot carry a
+// stranger's transactions onto the ledger. An error means state could not
+// be read.
+func (s *Sequencer) settle(items []*item) error {
+	last := -1
+	for i, it := range items {
+		if it != nil && it.signerErr != nil {
+			last = i
+		}
+	}
+	// Only the members contract writes member records: without one of its
+	// transactions before the last unsettled one, admission's verdicts
+	// stand.
+	if !slices.ContainsFunc(items[:max(last, 0)], func(it *item) bool { return it != nil && it.tx.Contract == memberContract }) {
+		return nil
+	}
+	scratch := s.deps.Machine.Begin(s.flight, s.deps.Store.Height()+1, s.deps.Clock())
+	for i, it := range items[:last+1] {
+		if it == nil {
+			continue
+		}
+		if it.signerErr != nil {
+			m, found, err := contract.LookupMember(scratch.State(), it.tx.Signer)
+			if err != nil {
+				return err
+			}
+			switch {
+			case !found:
+				it.signerErr = unknownSigner(it.tx)
+			case !m.Active():
+				it.signerErr = suspendedSigner(it.tx)
+			case !identity.Verify(m.PublicKey, it.tx.SigningBytes(), it.tx.Signature):
+				it.signerErr = badSignature(it.tx)
+			default:
+				it.key, it.signerErr = m.PublicKey, nil
+			}
+			if it.signerErr != nil {
+				continue // refused: it changes nothing
+			}
+		}
+		if i == last {
+			break // nothing after it needs settling
+		}
+		if _, err := scratch.Apply(it.tx, it.id, it.key); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // verifyAll batch-verifies the non-nil items, splitting large batches
@@ -309,7 +430,7 @@ func (s *Sequencer) verifyAll(items []*item) []bool {
 			bv := identity.NewBatch(hi - lo)
 			idx := make([]int, 0, hi-lo)
 			for i := lo; i < hi; i++ {
-				if it := items[i]; it != nil {
+				if it := items[i]; it != nil && it.key != nil {
 					bv.AddCached(&s.keys, it.key, it.tx.SigningBytes(), it.tx.Signature)
 					idx = append(idx, i)
 				}
@@ -329,10 +450,12 @@ func (s *Sequencer) reject(err error) {
 	}
 }
 
-// admit runs the cheap checks and queues the transaction for verification.
-func (s *Sequencer) admit(raw []byte, verifyQ bool) (*item, error) {
-	s.alive.RLock()
-	defer s.alive.RUnlock()
+// admit runs the cheap checks and reserves the transaction; unless batch,
+// it queues it for signature verification. The caller holds s.alive
+// (read). With batch set, a signer problem (unknown or suspended in the
+// committed state) does not refuse the transaction: it is returned with
+// signerErr set, for SubmitBatch to settle.
+func (s *Sequencer) admit(raw []byte, batch bool) (*item, error) {
 	if err := s.Err(); err != nil {
 		return nil, errNotAccepting
 	}
@@ -354,13 +477,18 @@ func (s *Sequencer) admit(raw []byte, verifyQ bool) (*item, error) {
 		s.deps.Logger.Error("admission: reading member records", "err", err)
 		return nil, errStorage
 	}
-	if m == nil {
-		return nil, ledger.Errorf(ledger.CodeUnknownSigner, "signer %q is not an enrolled member", tx.Signer)
+	it := &item{tx: tx, raw: raw, id: tx.ID(), admitted: time.Now(), done: make(chan outcome, 1)}
+	switch {
+	case m == nil:
+		it.signerErr = unknownSigner(tx)
+	case !m.Active():
+		it.signerErr = suspendedSigner(tx)
+	default:
+		it.key = m.PublicKey
 	}
-	if !m.Active() {
-		return nil, ledger.Errorf(ledger.CodeSuspendedSigner, "signer %q is suspended", tx.Signer)
+	if it.signerErr != nil && !batch {
+		return nil, it.signerErr
 	}
-	it := &item{tx: tx, raw: raw, id: tx.ID(), key: m.PublicKey, admitted: time.Now(), done: make(chan outcome, 1)}
 
 	s.mu.Lock()
 	if s.failed != nil {
@@ -387,10 +515,22 @@ func (s *Sequencer) admit(raw []byte, verifyQ bool) (*item, error) {
 		}
 		return nil, ledger.Errorf(ledger.CodeReplay, "transaction %s is already committed", it.id)
 	}
-	if verifyQ {
+	if !batch {
 		s.verifyQ <- it // cannot block: at most QueueSize items are queued
 	}
 	return it, nil
+}
+
+func unknownSigner(tx *ledger.Tx) *ledger.Error {
+	return ledger.Errorf(ledger.CodeUnknownSigner, "signer %q is not an enrolled member", tx.Signer)
+}
+
+func suspendedSigner(tx *ledger.Tx) *ledger.Error {
+	return ledger.Errorf(ledger.CodeSuspendedSigner, "signer %q is suspended", tx.Signer)
+}
+
+func badSignature(tx *ledger.Tx) *ledger.Error {
+	return ledger.Errorf(ledger.CodeBadSignature, "signature does not verify with the key of %q", tx.Signer)
 }
 
 // Public errors for internal failures: their causes go to the log only.
@@ -440,16 +580,33 @@ func (s *Sequencer) verifier() {
 				continue
 			}
 			s.unpend(it.id)
-			err := ledger.Errorf(ledger.CodeBadSignature, "signature does not verify with the key of %q", it.tx.Signer)
+			err := badSignature(it.tx)
 			s.reject(err)
 			it.done <- outcome{err: err}
 		}
 	}
 }
 
-// run is the sequencer loop.
+// run is the sequencer goroutine. Once the sequencer stops on an error it
+// keeps answering whatever admissions that raced with the failure still
+// queue (admission refuses everything after it), until Close.
 func (s *Sequencer) run() {
 	defer close(s.stopped)
+	s.sequence()
+	for {
+		select {
+		case it := <-s.blockQ:
+			s.unpend(it.id)
+			it.done <- outcome{err: errNotAccepting}
+		case <-s.stop:
+			return
+		}
+	}
+}
+
+// sequence collects, builds and hands blocks to the committer until Close
+// or a failure.
+func (s *Sequencer) sequence() {
 	defer close(s.commitQ)
 	batch := make([]*item, 0, s.cfg.MaxTxs)
 	timer := time.NewTimer(time.Hour)
@@ -584,7 +741,7 @@ func (s *Sequencer) committer() {
 	var failed error
 	for b := range s.commitQ {
 		if failed == nil {
-			if err := s.deps.Store.Commit(&b.out.Block); err != nil {
+			if err := s.commit(&b.out.Block); err != nil {
 				failed = err
 				s.deps.Logger.Error("sequencer stopped: block not committed", "height", b.out.Block.Header.Header.Height, "err", err)
 			}
