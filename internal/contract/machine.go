@@ -127,6 +127,12 @@ func (m *Machine) Policies() []Policy {
 	return out
 }
 
+// Member resolves member id in r like LookupMember, through the machine's
+// cache of decoded records. The returned record is shared: never modify it.
+func (m *Machine) Member(r StateReader, id string) (*Member, bool, error) {
+	return m.members.lookup(r, id)
+}
+
 // PolicyKey is the state key of a policy's current rule.
 func PolicyKey(name string) []byte { return []byte("policy/r/" + name) }
 

@@ -66,6 +66,8 @@ type Store struct {
 	mu   sync.Mutex // guards last
 	last ledger.SignedHeader
 
+	filter *keyFilter // nil when read-only: every key may exist
+
 	hotPrefixes [][]byte
 	hotMu       sync.RWMutex
 	hot         map[string]hotEntry // guarded by hotMu: latest values under hotPrefixes
@@ -127,6 +129,12 @@ func Open(o Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open ledger store %s: %w", o.Dir, err)
 	}
+	if !o.ReadOnly {
+		if err := s.buildFilter(); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open ledger store %s: %w", o.Dir, err)
+		}
+	}
 	return s, nil
 }
 
@@ -176,6 +184,53 @@ func (s *Store) load(readOnly bool) error {
 	return it.Error()
 }
 
+// buildFilter loads every key of the latest-state and tx-index spaces into
+// the in-memory filter (a key scan: about a second per few million keys).
+func (s *Store) buildFilter() error {
+	var keys [][]byte
+	for _, space := range []byte{pfxLatest, pfxIndex} {
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{space}, UpperBound: []byte{space + 1}})
+		if err != nil {
+			return err
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			keys = append(keys, bytes.Clone(it.Key()))
+		}
+		if err := it.Close(); err != nil {
+			return err
+		}
+	}
+	s.filter = newKeyFilter(2 * len(keys))
+	for _, k := range keys {
+		s.filter.add(k)
+	}
+	return nil
+}
+
+// mayExist reports whether key (a latest-state or index key) may exist.
+func (s *Store) mayExist(key []byte) bool {
+	return s.filter == nil || s.filter.mayContain(key)
+}
+
+// noteKeys adds the keys a batch is about to write to the filter; it runs
+// before the batch is committed, so no reader can find a key in the
+// database that the filter says is absent.
+func (s *Store) noteKeys(changes []ledger.Change, ids []ledger.Hash, unindexed []bool) {
+	if s.filter == nil {
+		return
+	}
+	for _, c := range changes {
+		if !c.Delete {
+			s.filter.add(LatestKey(c.Key))
+		}
+	}
+	for i, id := range ids {
+		if unindexed == nil || !unindexed[i] {
+			s.filter.add(IndexKey(id))
+		}
+	}
+}
+
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
@@ -217,6 +272,7 @@ func (s *Store) InitGenesis(doc []byte, changes []ledger.Change) error {
 	for _, c := range changes {
 		setState(b, c, 0)
 	}
+	s.noteKeys(changes, nil, nil)
 	if err := b.Commit(pebble.Sync); err != nil {
 		return err
 	}
@@ -294,6 +350,7 @@ func (s *Store) Commit(b *Block) error {
 	for _, c := range b.Changes {
 		setState(batch, c, h)
 	}
+	s.noteKeys(b.Changes, b.IDs, b.Unindexed)
 	if err := batch.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("store: commit block %d: %w", h, err)
 	}
@@ -355,7 +412,11 @@ type Loc struct {
 // Locate returns where the transaction with the given ID was committed, or
 // ErrNotFound.
 func (s *Store) Locate(id ledger.Hash) (Loc, error) {
-	v, err := s.get(IndexKey(id))
+	k := IndexKey(id)
+	if !s.mayExist(k) {
+		return Loc{}, ErrNotFound
+	}
+	v, err := s.get(k)
 	if err != nil {
 		return Loc{}, err
 	}
@@ -423,7 +484,11 @@ func (s *Store) Get(k []byte) (v []byte, ok bool, err error) {
 			}
 		}()
 	}
-	v, err = s.get(LatestKey(k))
+	lk := LatestKey(k)
+	if !s.mayExist(lk) {
+		return nil, false, nil
+	}
+	v, err = s.get(lk)
 	if errors.Is(err, ErrNotFound) {
 		return nil, false, nil
 	}
@@ -564,3 +629,48 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 }
 
 var _ io.Closer = (*Store)(nil)
+
+// Cursor walks the keys of one range in order, for verification tools that
+// read whole key spaces sequentially. It is not safe for concurrent use;
+// keys and values it returns are valid only until the next call.
+type Cursor struct {
+	it    *pebble.Iterator
+	valid bool
+}
+
+// Cursor returns a cursor over [lower, upper), positioned at the first key.
+func (s *Store) Cursor(lower, upper []byte) (*Cursor, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return nil, err
+	}
+	return &Cursor{it: it, valid: it.First()}, nil
+}
+
+// SpaceCursor returns a cursor over a whole key space (see Raw).
+func (s *Store) SpaceCursor(space byte) (*Cursor, error) {
+	return s.Cursor([]byte{space}, []byte{space + 1})
+}
+
+// NodeLevelCursor returns a cursor over the tx-log nodes of one level.
+func (s *Store) NodeLevelCursor(level uint) (*Cursor, error) {
+	return s.Cursor([]byte{pfxNode, byte(level)}, []byte{pfxNode, byte(level) + 1})
+}
+
+// Peek returns the current key and value without advancing; ok is false at
+// the end (check Err).
+func (c *Cursor) Peek() (k, v []byte, ok bool) {
+	if !c.valid {
+		return nil, nil, false
+	}
+	return c.it.Key(), c.it.Value(), true
+}
+
+// Advance moves to the next key.
+func (c *Cursor) Advance() { c.valid = c.it.Next() }
+
+// Err returns an error the cursor met, if any.
+func (c *Cursor) Err() error { return c.it.Error() }
+
+// Close releases the cursor.
+func (c *Cursor) Close() error { return c.it.Close() }

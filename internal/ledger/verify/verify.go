@@ -124,6 +124,8 @@ type verifier struct {
 	rep *Report
 
 	state   *contract.MemState
+	cur     cursors                // owned by the loader goroutine until it is done
+	nodeCur map[uint]*store.Cursor // per tx-log level, owned by the main goroutine
 	keys    identity.KeyCache
 	seen    map[ledger.Hash]store.Loc // every committed tx ID and where it is
 	changes []ledger.Hash             // expected changes hash per height (0 = genesis)
@@ -162,6 +164,21 @@ func (v *verifier) run(ctx context.Context, genesisChanges []ledger.Change) *Pro
 	// Pipeline: a loader reads and decodes blocks ahead; signatures of the
 	// next block are verified in the background while this one executes.
 	blocks := make(chan *loaded, 4)
+	var err2 error
+	if v.cur.tx, err2 = v.st.SpaceCursor(store.SpaceTx); err2 != nil {
+		return problem(0, KindStore, "%v", err2)
+	}
+	defer v.cur.tx.Close()
+	if v.cur.res, err2 = v.st.SpaceCursor(store.SpaceResult); err2 != nil {
+		return problem(0, KindStore, "%v", err2)
+	}
+	defer v.cur.res.Close()
+	v.nodeCur = map[uint]*store.Cursor{}
+	defer func() {
+		for _, c := range v.nodeCur {
+			c.Close()
+		}
+	}()
 	lctx, cancel := context.WithCancel(ctx)
 	loaderDone := make(chan struct{})
 	go func() {
@@ -319,6 +336,51 @@ func (v *verifier) load(ctx context.Context, last uint64, out chan<- *loaded) {
 			return
 		}
 	}
+	// Whatever the cursors still hold lies beyond the last block.
+	for _, c := range []struct {
+		c    *store.Cursor
+		what string
+	}{{v.cur.tx, "transaction"}, {v.cur.res, "result"}} {
+		if k, _, ok := c.c.Peek(); ok {
+			h, i, err := store.ParsePos(k)
+			if err != nil {
+				v.cur.trailing = problem(0, KindDecode, "a %s key is malformed", c.what)
+			} else {
+				v.cur.trailing = problem(h, KindExtra, "a %s exists at height %d index %d, beyond the last block %d", c.what, h, i, last)
+			}
+			return
+		}
+	}
+}
+
+// cursors are the loader's sequential readers of the tx and result
+// spaces; trailing, set when the loader is done, reports records left
+// after the last block.
+type cursors struct {
+	tx, res  *store.Cursor
+	trailing *Problem
+}
+
+// next reads record i of block h from c, which must hold exactly that key
+// next. Records for earlier positions that no block claims are extra.
+func readNext(c *store.Cursor, h uint64, i uint32, key []byte, what string) ([]byte, *Problem) {
+	k, val, ok := c.Peek()
+	if err := c.Err(); err != nil {
+		return nil, problem(h, KindStore, "%s %d: %v", what, i, err)
+	}
+	if ok && bytes.Compare(k, key) < 0 {
+		ph, pi, err := store.ParsePos(k)
+		if err != nil {
+			return nil, problem(h, KindDecode, "a %s key is malformed", what)
+		}
+		return nil, problem(ph, KindExtra, "a %s exists at index %d, but block %d has fewer", what, pi, ph)
+	}
+	if !ok || !bytes.Equal(k, key) {
+		return nil, problem(h, KindMissing, "%s %d is missing", what, i)
+	}
+	out := bytes.Clone(val)
+	c.Advance()
+	return out, nil
 }
 
 func (v *verifier) loadBlock(h uint64) *loaded {
@@ -343,13 +405,9 @@ func (v *verifier) loadBlock(h uint64) *loaded {
 	b.ids = make([]ledger.Hash, n)
 	b.results = make([][]byte, n)
 	for i := uint32(0); uint64(i) < n; i++ {
-		raw, err := v.st.Tx(h, i)
-		if errors.Is(err, store.ErrNotFound) {
-			b.problem = problem(h, KindMissing, "transaction %d of %d is missing", i, n)
-			return b
-		}
-		if err != nil {
-			b.problem = problem(h, KindStore, "transaction %d: %v", i, err)
+		raw, p := readNext(v.cur.tx, h, i, store.TxKey(h, i), "transaction")
+		if p != nil {
+			b.problem = p
 			return b
 		}
 		tx, err := ledger.DecodeTx(raw, 0)
@@ -357,13 +415,9 @@ func (v *verifier) loadBlock(h uint64) *loaded {
 			b.problem = problem(h, KindDecode, "transaction %d: %v", i, err)
 			return b
 		}
-		res, err := v.st.Result(h, i)
-		if errors.Is(err, store.ErrNotFound) {
-			b.problem = problem(h, KindMissing, "result of transaction %d is missing", i)
-			return b
-		}
-		if err != nil {
-			b.problem = problem(h, KindStore, "result %d: %v", i, err)
+		res, p := readNext(v.cur.res, h, i, store.ResultKey(h, i), "result")
+		if p != nil {
+			b.problem = p
 			return b
 		}
 		b.raw[i], b.txs[i], b.ids[i], b.results[i] = raw, tx, tx.ID(), res
@@ -393,7 +447,7 @@ func (v *verifier) startSigs(b *loaded) *sigJob {
 	for i, tx := range b.txs {
 		k, ok := cache[tx.Signer]
 		if !ok {
-			if m, found, err := contract.LookupMember(v.state, tx.Signer); err == nil && found {
+			if m, found, err := v.m.Member(v.state, tx.Signer); err == nil && found {
 				k = m.PublicKey
 			}
 			cache[tx.Signer] = k
@@ -493,12 +547,8 @@ func (v *verifier) block(b *loaded, parent chain.Parent, log *txlog.Log, keys []
 		return problem(h, KindAppHash, "app hash %s, header says %s", got.AppHash, hdr.AppHash), parent, log
 	}
 	for _, n := range out.Block.Nodes {
-		stored, err := v.st.Node(n.ID)
-		if err != nil {
-			return problem(h, KindTxLog, "tx-log node %d/%d: %v", n.ID.Level, n.ID.Index, err), parent, log
-		}
-		if stored != n.Hash {
-			return problem(h, KindTxLog, "stored tx-log node %d/%d differs from the recomputed one", n.ID.Level, n.ID.Index), parent, log
+		if p := v.checkNode(h, n.ID.Level, n.ID.Index, n.Hash); p != nil {
+			return p, parent, log
 		}
 		v.nodes++
 	}
@@ -609,54 +659,76 @@ func (v *verifier) checkIndex(last uint64) *Problem {
 	return nil
 }
 
+// nodeCursor returns the cursor of one tx-log level, opening it lazily.
+func (v *verifier) nodeCursor(level uint) (*store.Cursor, error) {
+	c, ok := v.nodeCur[level]
+	if !ok {
+		var err error
+		if c, err = v.st.NodeLevelCursor(level); err != nil {
+			return nil, err
+		}
+		v.nodeCur[level] = c
+	}
+	return c, nil
+}
+
+// checkNode compares the next stored node of a level with the recomputed
+// one: replay creates the nodes of each level in index order, exactly as
+// they are stored.
+func (v *verifier) checkNode(h uint64, level uint, index uint64, want ledger.Hash) *Problem {
+	c, err := v.nodeCursor(level)
+	if err != nil {
+		return problem(h, KindStore, "%v", err)
+	}
+	key := store.NodeKey(level, index)
+	k, val, ok := c.Peek()
+	if err := c.Err(); err != nil {
+		return problem(h, KindStore, "tx-log node %d/%d: %v", level, index, err)
+	}
+	switch {
+	case ok && bytes.Compare(k, key) < 0:
+		return problem(h, KindTxLog, "a stored tx-log node at level %d precedes node %d/%d and no block creates it", level, level, index)
+	case !ok || !bytes.Equal(k, key):
+		return problem(h, KindTxLog, "tx-log node %d/%d: %v", level, index, store.ErrNotFound)
+	case !bytes.Equal(val, want[:]):
+		return problem(h, KindTxLog, "stored tx-log node %d/%d differs from the recomputed one", level, index)
+	}
+	c.Advance()
+	return nil
+}
+
 // checkExtra finds transactions or results stored beyond their block, and
 // tx-log nodes beyond the log's size. Replay has already compared every
 // node the blocks create, so these are the only ones left to find.
 func (v *verifier) checkExtra(last, size uint64) *Problem {
-	for _, space := range []byte{store.SpaceTx, store.SpaceResult} {
-		var p *Problem
-		err := v.st.Raw(space, func(k, _ []byte) error {
-			h, i, err := store.ParsePos(k)
-			if err != nil {
-				p = problem(0, KindDecode, "a transaction key is malformed")
-				return errStop
-			}
-			if h == 0 || h > last {
-				p = problem(h, KindExtra, "a record exists at height %d index %d, beyond the last block %d", h, i, last)
-				return errStop
-			}
-			if uint64(i) >= v.counts[h] {
-				p = problem(h, KindExtra, "a record exists at index %d, but block %d has %d transactions", i, h, v.counts[h])
-				return errStop
-			}
-			return nil
-		})
-		if p != nil {
-			return p
-		}
+	if v.cur.trailing != nil {
+		return v.cur.trailing
+	}
+	// Replay consumed every node the blocks create, level by level; any
+	// node left on a level lies beyond the log.
+	for level := uint(0); level < 64; level++ {
+		c, err := v.nodeCursor(level)
 		if err != nil {
-			return problem(0, KindStore, "%v", err)
+			return problem(0, KindStore, "reading tx-log nodes: %v", err)
+		}
+		k, _, ok := c.Peek()
+		if err := c.Err(); err != nil {
+			return problem(0, KindStore, "reading tx-log nodes: %v", err)
+		}
+		if ok {
+			if len(k) != 10 {
+				return problem(0, KindDecode, "a tx-log node key is malformed")
+			}
+			return problem(last+1, KindExtra, "tx-log node %d/%d covers leaves beyond the %d committed transactions", level, beUint64(k[2:]), size)
 		}
 	}
-	var p *Problem
-	err := v.st.Raw(store.SpaceNode, func(k, _ []byte) error {
-		if len(k) != 10 || k[1] > 63 {
-			p = problem(0, KindDecode, "a tx-log node key is malformed")
-			return errStop
-		}
-		// Node level/index covers leaves [index<<level, (index+1)<<level).
-		level, index := uint(k[1]), beUint64(k[2:])
-		if index >= size>>level {
-			p = problem(last+1, KindExtra, "tx-log node %d/%d covers leaves beyond the %d committed transactions", level, index, size)
-			return errStop
-		}
-		return nil
-	})
-	if p != nil {
-		return p
-	}
+	odd, err := v.st.Cursor([]byte{store.SpaceNode, 64}, []byte{store.SpaceNode + 1})
 	if err != nil {
 		return problem(0, KindStore, "reading tx-log nodes: %v", err)
+	}
+	defer odd.Close()
+	if _, _, ok := odd.Peek(); ok {
+		return problem(0, KindDecode, "a tx-log node key is malformed")
 	}
 	return nil
 }
