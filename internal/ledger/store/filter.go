@@ -19,7 +19,7 @@ import (
 // It grows as a chain of filters, each twice the capacity of the last, at
 // about 10 bits per key (1% false positives per filter).
 type keyFilter struct {
-	mu    sync.Mutex               // serialises add
+	mu    sync.Mutex                     // serialises add
 	chain atomic.Pointer[[]*bloomFilter] // immutable slice; the last one receives adds
 }
 
