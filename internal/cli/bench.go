@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"time"
 
@@ -25,7 +26,7 @@ func newBenchLedgerCmd(g *globals) *cobra.Command {
 	var asJSON, noVerify bool
 	var maxTxs int
 	var maxDelay time.Duration
-	var cpuProfile string
+	var cpuProfile, memProfile string
 	c := &cobra.Command{
 		Use:   "ledger [--txs N] [--clients M] [--json]",
 		Short: "Durable, signature-verified transaction throughput and commit latency",
@@ -51,6 +52,17 @@ func newBenchLedgerCmd(g *globals) *cobra.Command {
 			}
 			upd, fin := progress(g.stderr, "benchmark")
 			o.Progress = upd
+			if memProfile != "" {
+				o.AtEnd = func() error {
+					f, err := os.Create(memProfile)
+					if err != nil {
+						return err
+					}
+					defer f.Close()
+					runtime.GC()
+					return pprof.WriteHeapProfile(f)
+				}
+			}
 			res, err := node.Bench(c.Context(), o)
 			fin()
 			if err != nil {
@@ -84,5 +96,6 @@ func newBenchLedgerCmd(g *globals) *cobra.Command {
 	c.Flags().DurationVar(&maxDelay, "max-delay", 0, "longest wait to fill a block (default 2ms)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	c.Flags().StringVar(&memProfile, "memprofile", "", "write a heap profile, taken at the end of the load (node still open), to this file")
 	return c
 }

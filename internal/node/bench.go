@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +38,9 @@ type BenchOptions struct {
 	// Txs transactions; clients then sign as they go.
 	Duration time.Duration
 	Progress func(done, total int)
+	// AtEnd, if set, runs when the load ends, before the node closes (for
+	// heap profiles).
+	AtEnd func() error
 }
 
 // BenchResult is what Bench measured.
@@ -237,7 +240,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 
 	var (
 		mu        sync.Mutex
-		latencies []time.Duration
+		latencies latencyHist
 		failed    atomic.Int64
 		done      atomic.Int64
 		next      atomic.Int64
@@ -284,7 +287,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		wg.Add(1)
 		go func(c int) {
 			defer wg.Done()
-			local := make([]time.Duration, 0, o.Txs/o.Clients+1)
+			var local latencyHist
 			for {
 				var raws [][]byte
 				if o.Duration > 0 {
@@ -313,16 +316,14 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 					return
 				}
 				d := time.Since(t0)
-				for range raws {
-					local = append(local, d)
-				}
+				local.add(d, len(raws))
 				failed.Add(int64(bad))
 				if nd := done.Add(int64(len(raws))); o.Progress != nil && o.Duration == 0 && nd%5000 < int64(len(raws)) {
 					o.Progress(int(nd), len(txs))
 				}
 			}
 			mu.Lock()
-			latencies = append(latencies, local...)
+			latencies.merge(&local)
 			mu.Unlock()
 		}(c)
 	}
@@ -330,20 +331,19 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	elapsed := time.Since(start)
 	close(stopSampling)
 	sampler.Wait()
+	if o.AtEnd != nil {
+		if err := o.AtEnd(); err != nil {
+			return nil, err
+		}
+	}
 	if err, _ := runErr.Load().(error); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	slices.Sort(latencies)
-	pct := func(p float64) float64 {
-		if len(latencies) == 0 {
-			return 0
-		}
-		return float64(latencies[min(len(latencies)-1, int(p*float64(len(latencies))))].Microseconds()) / 1000
-	}
-	res.Txs = len(latencies)
+	pct := func(p float64) float64 { return latencies.quantile(p).Seconds() * 1000 }
+	res.Txs = int(latencies.n)
 	res.Seconds = elapsed.Seconds()
 	res.TxPerS = float64(res.Txs) / elapsed.Seconds()
 	res.P50ms, res.P99ms, res.MaxMs = pct(0.50), pct(0.99), pct(1)
@@ -369,6 +369,46 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// latencyHist is a fixed-size log-scale histogram of latencies (buckets 2%
+// apart from 10 µs to over a minute), so that a long benchmark measures
+// the node's memory, not its own.
+type latencyHist struct {
+	b [800]uint64
+	n uint64
+}
+
+const histBase = 1.02
+
+func (h *latencyHist) add(d time.Duration, count int) {
+	us := max(float64(d.Microseconds()), 10)
+	i := min(int(math.Log(us/10)/math.Log(histBase)), len(h.b)-1)
+	h.b[i] += uint64(count)
+	h.n += uint64(count)
+}
+
+func (h *latencyHist) merge(o *latencyHist) {
+	for i, c := range o.b {
+		h.b[i] += c
+	}
+	h.n += o.n
+}
+
+// quantile returns the upper bound of the bucket holding quantile q.
+func (h *latencyHist) quantile(q float64) time.Duration {
+	if h.n == 0 {
+		return 0
+	}
+	target := uint64(math.Ceil(q * float64(h.n)))
+	var seen uint64
+	for i, c := range h.b {
+		seen += c
+		if seen >= max(target, 1) {
+			return time.Duration(10*math.Pow(histBase, float64(i+1))) * time.Microsecond
+		}
+	}
+	return time.Duration(10*math.Pow(histBase, float64(len(h.b)))) * time.Microsecond
 }
 
 // rssMB reads the resident set size from /proc (Linux); 0 elsewhere.
