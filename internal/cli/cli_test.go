@@ -241,3 +241,35 @@ func TestBenchLedgerJSON(t *testing.T) {
 	}
 	_ = fmt.Sprint
 }
+
+func TestKeyNewAndShow(t *testing.T) {
+	dir := t.TempDir()
+	pf := filepath.Join(dir, "pass")
+	os.WriteFile(pf, []byte("correct horse battery staple\n"), 0o600)
+	kf := filepath.Join(dir, "me.key")
+	code, out, stderr := run(t, "key", "new", "--out", kf, "--passphrase-file", pf, "--json")
+	if code != 0 {
+		t.Fatalf("key new: exit %d: %s", code, stderr)
+	}
+	var made map[string]string
+	json.Unmarshal([]byte(out), &made)
+	fi, err := os.Stat(kf)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode: %v %v", fi, err)
+	}
+	code, out, _ = run(t, "key", "show", "--in", kf, "--passphrase-file", pf)
+	if code != 0 || !strings.Contains(out, made["public_key"]) {
+		t.Fatalf("key show: exit %d: %s", code, out)
+	}
+	os.WriteFile(pf, []byte("a wrong passphrase here\n"), 0o600)
+	if code, _, stderr := run(t, "key", "show", "--in", kf, "--passphrase-file", pf); code == 0 || strings.Contains(stderr, "wrong passphrase here") {
+		t.Errorf("key show with a wrong passphrase: exit %d, %s", code, stderr)
+	}
+	if code, _, _ := run(t, "key", "new", "--out", kf, "--passphrase-file", pf); code == 0 {
+		t.Error("key new overwrote an existing file")
+	}
+	t.Setenv("MEDLEDGER_PASSPHRASE", "short")
+	if code, _, stderr := run(t, "key", "new", "--out", filepath.Join(dir, "x.key")); code == 0 || !strings.Contains(stderr, "at least 12") {
+		t.Errorf("short passphrase accepted: %s", stderr)
+	}
+}

@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/medledger/medledger/internal/identity"
+)
+
+func newKeyCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "key", Short: "Create and inspect member signing keys"}
+	var out, passFile string
+	var asJSON bool
+	newCmd := &cobra.Command{
+		Use:   "new --out FILE --passphrase-file FILE",
+		Short: "Create an Ed25519 signing key, encrypted under a passphrase (scrypt, AES-256-GCM), mode 0600",
+		Long: "key new creates a member's signing key on the member's own machine and prints its public key,\n" +
+			"which an organisation admin enrols (members.enrol) or installs (members.rekey). The private key\n" +
+			"never leaves the file, which is encrypted under the passphrase read from --passphrase-file\n" +
+			"(or the environment variable MEDLEDGER_PASSPHRASE).",
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if out == "" {
+				return errors.New("--out FILE is required")
+			}
+			pass, err := readPassphrase(passFile)
+			if err != nil {
+				return err
+			}
+			k, err := identity.GenerateKey()
+			if err != nil {
+				return err
+			}
+			if err := identity.WriteKeyFile(out, k, identity.Passphrase(pass)); err != nil {
+				return err
+			}
+			info := map[string]string{"file": out, "key_id": k.KeyID(), "public_key": identity.EncodePublicKey(k.Public())}
+			if asJSON {
+				return printJSON(g.stdout, info)
+			}
+			fmt.Fprintf(g.stdout, "key written to %s (mode 0600, passphrase-encrypted)\n  key id:     %s\n  public key: %s\nGive the public key to your organisation's admin to enrol you.\n", out, info["key_id"], info["public_key"])
+			return nil
+		},
+	}
+	newCmd.Flags().StringVar(&out, "out", "", "key file to create (refuses to overwrite)")
+	newCmd.Flags().StringVar(&passFile, "passphrase-file", "", "file holding the passphrase (first line)")
+	newCmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	var in string
+	showCmd := &cobra.Command{
+		Use:   "show --in FILE --passphrase-file FILE",
+		Short: "Decrypt a key file and print its key id and public key (never the private key)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			pass, err := readPassphrase(passFile)
+			if err != nil {
+				return err
+			}
+			k, err := identity.ReadKeyFile(in, identity.Passphrase(pass))
+			if err != nil {
+				return err
+			}
+			return printJSON(g.stdout, map[string]string{"file": in, "key_id": k.KeyID(), "public_key": identity.EncodePublicKey(k.Public())})
+		},
+	}
+	showCmd.Flags().StringVar(&in, "in", "", "key file")
+	showCmd.Flags().StringVar(&passFile, "passphrase-file", "", "file holding the passphrase (first line)")
+	c.AddCommand(newCmd, showCmd)
+	return c
+}
+
+// readPassphrase reads the first line of path, or MEDLEDGER_PASSPHRASE.
+func readPassphrase(path string) ([]byte, error) {
+	var p []byte
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		p, _, _ = bytes.Cut(b, []byte("\n"))
+	} else {
+		p = []byte(os.Getenv("MEDLEDGER_PASSPHRASE"))
+	}
+	p = bytes.TrimRight(p, "\r")
+	if len(p) < 12 {
+		return nil, errors.New("a passphrase of at least 12 characters is required (--passphrase-file FILE or MEDLEDGER_PASSPHRASE)")
+	}
+	return p, nil
+}
