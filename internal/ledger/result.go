@@ -11,6 +11,17 @@ type Result struct {
 	Events  []Event `json:"events,omitempty"`
 }
 
+// Receipt is the answer to a committed transaction: where it is on the
+// ledger and how it ended.
+type Receipt struct {
+	TxHash    Hash   `json:"tx_hash"`
+	Height    uint64 `json:"height"`
+	Index     uint32 `json:"index"`
+	Leaf      uint64 `json:"leaf_index"` // position in the tx log
+	BlockHash Hash   `json:"block_hash"`
+	Result    Result `json:"result"`
+}
+
 // Event is a typed, ordered list of attributes a contract emits; indexers
 // and detectors consume them.
 //

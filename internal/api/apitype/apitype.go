@@ -13,14 +13,7 @@ import (
 
 // Receipt is the answer for a committed transaction. It is the body of
 // POST /v1/tx when the transaction committed, whether it succeeded or failed.
-type Receipt struct {
-	TxHash    ledger.Hash   `json:"tx_hash"`
-	Height    uint64        `json:"height"`
-	Index     uint32        `json:"index"`
-	Leaf      uint64        `json:"leaf_index"`
-	BlockHash ledger.Hash   `json:"block_hash"`
-	Result    ledger.Result `json:"result"`
-}
+type Receipt = ledger.Receipt
 
 // ErrorDetail is the error object of the API.
 type ErrorDetail struct {

@@ -76,14 +76,7 @@ type Observer interface {
 }
 
 // Receipt is the answer to a committed transaction.
-type Receipt struct {
-	TxHash    ledger.Hash   `json:"tx_hash"`
-	Height    uint64        `json:"height"`
-	Index     uint32        `json:"index"`
-	Leaf      uint64        `json:"leaf_index"`
-	BlockHash ledger.Hash   `json:"block_hash"`
-	Result    ledger.Result `json:"result"`
-}
+type Receipt = ledger.Receipt
 
 // Deps are the sequencer's collaborators.
 type Deps struct {
