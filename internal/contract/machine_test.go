@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/medledger/medledger/internal/contract"
+	"github.com/medledger/medledger/internal/contract/contracttest"
 	"github.com/medledger/medledger/internal/contracts/members"
 	"github.com/medledger/medledger/internal/contracts/notary"
 	"github.com/medledger/medledger/internal/ledger"
@@ -61,25 +62,25 @@ func (p *probe) Exec(c *contract.Context, method string, payload []byte) error {
 }
 
 func TestNewMachine(t *testing.T) {
-	f := newFixture(t)
-	if got, want := f.m.Contracts(), []string{"members", "notary", "policy"}; !slices.Equal(got, want) {
+	f := contracttest.NewFixture(t)
+	if got, want := f.Machine.Contracts(), []string{"members", "notary", "policy"}; !slices.Equal(got, want) {
 		t.Errorf("Contracts() = %q; want %q", got, want)
 	}
 	var names []string
-	for _, p := range f.m.Policies() {
+	for _, p := range f.Machine.Policies() {
 		names = append(names, p.Name)
-		if rule, err := f.m.Rule(f.state, p.Name); err != nil || rule != p.Default {
+		if rule, err := f.Machine.Rule(f.State, p.Name); err != nil || rule != p.Default {
 			t.Errorf("Rule(%q) = %q, %v; want the default %q", p.Name, rule, err, p.Default)
 		}
 	}
 	if want := []string{"members.enrol", "members.manage", "notary.anchor", "policy.set"}; !slices.Equal(names, want) {
 		t.Errorf("Policies() = %q; want %q", names, want)
 	}
-	if _, err := f.m.Rule(f.state, "notary.nope"); err == nil {
+	if _, err := f.Machine.Rule(f.State, "notary.nope"); err == nil {
 		t.Errorf("Rule(notary.nope) = nil error")
 	}
-	if f.m.ChainID() != chainID || !f.m.HasContract("notary") || f.m.HasContract("nope") {
-		t.Errorf("ChainID() = %q, HasContract(notary) = %v, HasContract(nope) = %v", f.m.ChainID(), f.m.HasContract("notary"), f.m.HasContract("nope"))
+	if f.Machine.ChainID() != contracttest.ChainID || !f.Machine.HasContract("notary") || f.Machine.HasContract("nope") {
+		t.Errorf("ChainID() = %q, HasContract(notary) = %v, HasContract(nope) = %v", f.Machine.ChainID(), f.Machine.HasContract("notary"), f.Machine.HasContract("nope"))
 	}
 
 	tests := []struct {
@@ -97,7 +98,7 @@ func TestNewMachine(t *testing.T) {
 		{"default is not bool", []contract.Contract{&probe{name: "probe", policies: []contract.Policy{{Name: "probe.x", Default: "1 + 1"}}}}},
 	}
 	for _, tc := range tests {
-		if _, err := contract.NewMachine(chainID, policy.NewEngine(policy.Options{}), tc.cs...); err == nil {
+		if _, err := contract.NewMachine(contracttest.ChainID, policy.NewEngine(policy.Options{}), tc.cs...); err == nil {
 			t.Errorf("NewMachine(%s) = nil error", tc.name)
 		}
 	}
@@ -108,53 +109,58 @@ func TestAdmission(t *testing.T) {
 	anchor := notary.Anchor{Hash: strings.Repeat("ab", 32), Kind: "k"}
 	tests := []struct {
 		name string
-		mod  func(f *fixture, tx *ledger.Tx) // applied after signing
-		c    call
+		mod  func(f *contracttest.Fixture, tx *ledger.Tx) // applied after signing
+		c    contracttest.Call
 		want ledger.Code
 	}{
-		{"ok", nil, call{signer: "st-mary/dr-who", contract: "notary", method: "anchor", payload: anchor}, ledger.CodeOK},
-		{"wrong chain", func(f *fixture, tx *ledger.Tx) { tx.ChainID = "other"; sign(t, tx, tx.Signer) },
-			call{signer: "st-mary/dr-who", contract: "notary", method: "anchor", payload: anchor}, ledger.CodeWrongChain},
-		{"wrong chain beats unknown signer", func(f *fixture, tx *ledger.Tx) { tx.ChainID = "other" },
-			call{signer: "nobody/x", key: "st-mary/dr-who", contract: "notary", method: "anchor", payload: anchor}, ledger.CodeWrongChain},
-		{"unknown signer", nil, call{signer: "st-mary/nobody", contract: "notary", method: "anchor", payload: anchor}, ledger.CodeUnknownSigner},
-		{"signer of another chain's org", nil, call{signer: "other/admin", contract: "notary", method: "anchor", payload: anchor}, ledger.CodeUnknownSigner},
-		{"signed by another member's key", nil, call{signer: "st-mary/dr-who", key: "st-mary/admin", contract: "notary", method: "anchor", payload: anchor}, ledger.CodeBadSignature},
-		{"zero signature", func(f *fixture, tx *ledger.Tx) { tx.Signature = make([]byte, ledger.SignatureSize) },
-			call{signer: "st-mary/dr-who", contract: "notary", method: "anchor", payload: anchor}, ledger.CodeBadSignature},
-		{"short signature", func(f *fixture, tx *ledger.Tx) { tx.Signature = tx.Signature[:10] },
-			call{signer: "st-mary/dr-who", contract: "notary", method: "anchor", payload: anchor}, ledger.CodeBadSignature},
-		{"payload changed after signing", func(f *fixture, tx *ledger.Tx) { tx.Payload = bytes.Replace(tx.Payload, []byte("ab"), []byte("cd"), 1) },
-			call{signer: "st-mary/dr-who", contract: "notary", method: "anchor", payload: anchor}, ledger.CodeBadSignature},
-		{"signer changed after signing", func(f *fixture, tx *ledger.Tx) { tx.Signer = "st-mary/admin" },
-			call{signer: "st-mary/dr-who", contract: "notary", method: "anchor", payload: anchor}, ledger.CodeBadSignature},
-		{"nonce changed after signing", func(f *fixture, tx *ledger.Tx) { tx.Nonce++ },
-			call{signer: "st-mary/dr-who", contract: "notary", method: "anchor", payload: anchor}, ledger.CodeBadSignature},
-		{"unknown contract", nil, call{signer: "st-mary/dr-who", contract: "records", method: "put", payload: anchor}, ledger.CodeUnknownContract},
-		{"unknown notary method", nil, call{signer: "st-mary/dr-who", contract: "notary", method: "anchr", payload: anchor}, ledger.CodeUnknownMethod},
-		{"unknown members method", nil, call{signer: "st-mary/admin", contract: "members", method: "delete", payload: "{}"}, ledger.CodeUnknownMethod},
-		{"unknown policy method", nil, call{signer: "st-mary/admin", contract: "policy", method: "get", payload: "{}"}, ledger.CodeUnknownMethod},
-		{"payload not json", nil, call{signer: "st-mary/dr-who", contract: "notary", method: "anchor", payload: "not json " + phi}, ledger.CodeContract},
-		{"empty payload", nil, call{signer: "st-mary/dr-who", contract: "notary", method: "anchor", payload: ""}, ledger.CodeContract},
-		{"unknown payload field named like personal data", nil, call{signer: "st-mary/dr-who", contract: "notary", method: "anchor",
-			payload: `{"hash":"` + strings.Repeat("ab", 32) + `","kind":"k","` + phi + `":1}`}, ledger.CodeContract},
-		{"payload with trailing brace", nil, call{signer: "st-mary/dr-who", contract: "notary", method: "anchor",
-			payload: `{"hash":"` + strings.Repeat("ab", 32) + `","kind":"k"}}`}, ledger.CodeContract},
+		{"ok", nil, contracttest.Call{Signer: "st-mary/dr-who", Contract: "notary", Method: "anchor", Payload: anchor}, ledger.CodeOK},
+		{"wrong chain", func(f *contracttest.Fixture, tx *ledger.Tx) {
+			tx.ChainID = "other"
+			contracttest.Sign(t, tx, tx.Signer)
+		},
+			contracttest.Call{Signer: "st-mary/dr-who", Contract: "notary", Method: "anchor", Payload: anchor}, ledger.CodeWrongChain},
+		{"wrong chain beats unknown signer", func(f *contracttest.Fixture, tx *ledger.Tx) { tx.ChainID = "other" },
+			contracttest.Call{Signer: "nobody/x", Key: "st-mary/dr-who", Contract: "notary", Method: "anchor", Payload: anchor}, ledger.CodeWrongChain},
+		{"unknown signer", nil, contracttest.Call{Signer: "st-mary/nobody", Contract: "notary", Method: "anchor", Payload: anchor}, ledger.CodeUnknownSigner},
+		{"signer of another chain's org", nil, contracttest.Call{Signer: "other/admin", Contract: "notary", Method: "anchor", Payload: anchor}, ledger.CodeUnknownSigner},
+		{"signed by another member's key", nil, contracttest.Call{Signer: "st-mary/dr-who", Key: "st-mary/admin", Contract: "notary", Method: "anchor", Payload: anchor}, ledger.CodeBadSignature},
+		{"zero signature", func(f *contracttest.Fixture, tx *ledger.Tx) { tx.Signature = make([]byte, ledger.SignatureSize) },
+			contracttest.Call{Signer: "st-mary/dr-who", Contract: "notary", Method: "anchor", Payload: anchor}, ledger.CodeBadSignature},
+		{"short signature", func(f *contracttest.Fixture, tx *ledger.Tx) { tx.Signature = tx.Signature[:10] },
+			contracttest.Call{Signer: "st-mary/dr-who", Contract: "notary", Method: "anchor", Payload: anchor}, ledger.CodeBadSignature},
+		{"payload changed after signing", func(f *contracttest.Fixture, tx *ledger.Tx) {
+			tx.Payload = bytes.Replace(tx.Payload, []byte("ab"), []byte("cd"), 1)
+		},
+			contracttest.Call{Signer: "st-mary/dr-who", Contract: "notary", Method: "anchor", Payload: anchor}, ledger.CodeBadSignature},
+		{"signer changed after signing", func(f *contracttest.Fixture, tx *ledger.Tx) { tx.Signer = "st-mary/admin" },
+			contracttest.Call{Signer: "st-mary/dr-who", Contract: "notary", Method: "anchor", Payload: anchor}, ledger.CodeBadSignature},
+		{"nonce changed after signing", func(f *contracttest.Fixture, tx *ledger.Tx) { tx.Nonce++ },
+			contracttest.Call{Signer: "st-mary/dr-who", Contract: "notary", Method: "anchor", Payload: anchor}, ledger.CodeBadSignature},
+		{"unknown contract", nil, contracttest.Call{Signer: "st-mary/dr-who", Contract: "records", Method: "put", Payload: anchor}, ledger.CodeUnknownContract},
+		{"unknown notary method", nil, contracttest.Call{Signer: "st-mary/dr-who", Contract: "notary", Method: "anchr", Payload: anchor}, ledger.CodeUnknownMethod},
+		{"unknown members method", nil, contracttest.Call{Signer: "st-mary/admin", Contract: "members", Method: "delete", Payload: "{}"}, ledger.CodeUnknownMethod},
+		{"unknown policy method", nil, contracttest.Call{Signer: "st-mary/admin", Contract: "policy", Method: "get", Payload: "{}"}, ledger.CodeUnknownMethod},
+		{"payload not json", nil, contracttest.Call{Signer: "st-mary/dr-who", Contract: "notary", Method: "anchor", Payload: "not json " + contracttest.PHI}, ledger.CodeContract},
+		{"empty payload", nil, contracttest.Call{Signer: "st-mary/dr-who", Contract: "notary", Method: "anchor", Payload: ""}, ledger.CodeContract},
+		{"unknown payload field named like personal data", nil, contracttest.Call{Signer: "st-mary/dr-who", Contract: "notary", Method: "anchor",
+			Payload: `{"hash":"` + strings.Repeat("ab", 32) + `","kind":"k","` + contracttest.PHI + `":1}`}, ledger.CodeContract},
+		{"payload with trailing brace", nil, contracttest.Call{Signer: "st-mary/dr-who", Contract: "notary", Method: "anchor",
+			Payload: `{"hash":"` + strings.Repeat("ab", 32) + `","kind":"k"}}`}, ledger.CodeContract},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t)
-			tx := f.tx(tc.c)
+			f := contracttest.NewFixture(t)
+			tx := f.Tx(tc.c)
 			if tc.mod != nil {
 				tc.mod(f, tx)
 			}
-			b := f.begin()
-			r := f.apply(b, tx)
+			b := f.Begin()
+			r := f.Apply(b, tx)
 			if r.Code != tc.want {
 				t.Errorf("Apply(%v) = %s %q; want %s", tx, r.Code, r.Message, tc.want)
 			}
 			if (r.Code == ledger.CodeOK) != (len(b.Changes()) > 0) {
-				t.Errorf("Apply(%v) = %s with changes %s", tx, r.Code, fmtChanges(b.Changes()))
+				t.Errorf("Apply(%v) = %s with changes %s", tx, r.Code, contracttest.FmtChanges(b.Changes()))
 			}
 		})
 	}
@@ -164,82 +170,82 @@ func TestAdmission(t *testing.T) {
 // checked the signature against is trusted only if it is the signer's
 // current key.
 func TestVerifiedKey(t *testing.T) {
-	f := newFixture(t)
-	b := f.begin()
-	tx := f.tx(call{signer: "st-mary/dr-who", contract: "notary", method: "anchor", payload: notary.Anchor{Hash: strings.Repeat("01", 32), Kind: "k"}})
+	f := contracttest.NewFixture(t)
+	b := f.Begin()
+	tx := f.Tx(contracttest.Call{Signer: "st-mary/dr-who", Contract: "notary", Method: "anchor", Payload: notary.Anchor{Hash: strings.Repeat("01", 32), Kind: "k"}})
 	tx.Signature = make([]byte, ledger.SignatureSize) // would not verify
 
-	if r, _ := b.Apply(tx, tx.ID(), key(t, "st-mary/admin").Public()); r.Code != ledger.CodeBadSignature {
+	if r, _ := b.Apply(tx, tx.ID(), contracttest.Key(t, "st-mary/admin").Public()); r.Code != ledger.CodeBadSignature {
 		t.Errorf("Apply with another member's verified key = %s; want %s", r.Code, ledger.CodeBadSignature)
 	}
-	if r, _ := b.Apply(tx, tx.ID(), key(t, "st-mary/dr-who").Public()); r.Code != ledger.CodeOK {
+	if r, _ := b.Apply(tx, tx.ID(), contracttest.Key(t, "st-mary/dr-who").Public()); r.Code != ledger.CodeOK {
 		t.Errorf("Apply with the signer's verified key = %s %q; want ok (no second check)", r.Code, r.Message)
 	}
 }
 
 func TestReplay(t *testing.T) {
-	anchor := func(i byte) call {
-		return call{signer: "st-mary/dr-who", contract: "notary", method: "anchor",
-			payload: notary.Anchor{Hash: strings.Repeat(string("0123456789abcdef"[i]), 64), Kind: "k"}}
+	anchor := func(i byte) contracttest.Call {
+		return contracttest.Call{Signer: "st-mary/dr-who", Contract: "notary", Method: "anchor",
+			Payload: notary.Anchor{Hash: strings.Repeat(string("0123456789abcdef"[i]), 64), Kind: "k"}}
 	}
 	t.Run("within a block", func(t *testing.T) {
-		f := newFixture(t)
-		b := f.begin()
-		tx := f.tx(anchor(1))
-		if r := f.apply(b, tx); r.Code != ledger.CodeOK {
+		f := contracttest.NewFixture(t)
+		b := f.Begin()
+		tx := f.Tx(anchor(1))
+		if r := f.Apply(b, tx); r.Code != ledger.CodeOK {
 			t.Fatalf("first Apply = %s %q", r.Code, r.Message)
 		}
-		if r := f.apply(b, tx); r.Code != ledger.CodeReplay {
+		if r := f.Apply(b, tx); r.Code != ledger.CodeReplay {
 			t.Errorf("second Apply of the same tx = %s; want %s", r.Code, ledger.CodeReplay)
 		}
 		// The signature is not part of the ID: a copy with another
 		// (invalid) signature is a replay too.
 		cp := *tx
 		cp.Signature = make([]byte, ledger.SignatureSize)
-		if r := f.apply(b, &cp); r.Code != ledger.CodeReplay {
+		if r := f.Apply(b, &cp); r.Code != ledger.CodeReplay {
 			t.Errorf("Apply of a re-signed copy = %s; want %s", r.Code, ledger.CodeReplay)
 		}
 	})
 	t.Run("failed execution still counts", func(t *testing.T) {
-		f := newFixture(t)
-		b := f.begin()
-		f.apply(b, f.tx(anchor(2)))
-		dup := f.tx(anchor(2)) // same hash, new nonce: contract error
-		if r := f.apply(b, dup); r.Code != ledger.CodeContract {
+		f := contracttest.NewFixture(t)
+		b := f.Begin()
+		f.Apply(b, f.Tx(anchor(2)))
+		dup := f.Tx(anchor(2)) // same hash, new nonce: contract error
+		if r := f.Apply(b, dup); r.Code != ledger.CodeContract {
 			t.Fatalf("duplicate anchor = %s; want %s", r.Code, ledger.CodeContract)
 		}
-		if r := f.apply(b, dup); r.Code != ledger.CodeReplay {
+		if r := f.Apply(b, dup); r.Code != ledger.CodeReplay {
 			t.Errorf("re-applying a committed failure = %s; want %s", r.Code, ledger.CodeReplay)
 		}
 	})
 	t.Run("admission failure does not count", func(t *testing.T) {
 		// Someone who copies a pending tx and breaks its signature must
 		// not be able to block the original.
-		f := newFixture(t)
-		b := f.begin()
-		tx := f.tx(anchor(3))
+		f := contracttest.NewFixture(t)
+		b := f.Begin()
+		tx := f.Tx(anchor(3))
 		forged := *tx
 		forged.Signature = make([]byte, ledger.SignatureSize)
-		if r := f.apply(b, &forged); r.Code != ledger.CodeBadSignature {
+		if r := f.Apply(b, &forged); r.Code != ledger.CodeBadSignature {
 			t.Fatalf("forged copy = %s; want %s", r.Code, ledger.CodeBadSignature)
 		}
-		if r := f.apply(b, tx); r.Code != ledger.CodeOK {
+		if r := f.Apply(b, tx); r.Code != ledger.CodeOK {
 			t.Errorf("original after a forged copy = %s %q; want ok", r.Code, r.Message)
 		}
 	})
 	t.Run("committed callback", func(t *testing.T) {
-		f := newFixture(t)
-		old, fresh := f.tx(anchor(4)), f.tx(anchor(5))
+		f := contracttest.NewFixture(t)
+		old, fresh := f.Tx(anchor(4)), f.Tx(anchor(5))
 		var asked []ledger.Hash
-		b := f.begin()
+		b := f.Begin()
 		b.Committed = func(id ledger.Hash) (bool, error) {
 			asked = append(asked, id)
 			return id == old.ID(), nil
 		}
-		if r := f.apply(b, old); r.Code != ledger.CodeReplay {
+		if r := f.Apply(b, old); r.Code != ledger.CodeReplay {
 			t.Errorf("Apply of a committed tx = %s; want %s", r.Code, ledger.CodeReplay)
 		}
-		if r := f.apply(b, fresh); r.Code != ledger.CodeOK {
+		if r := f.Apply(b, fresh); r.Code != ledger.CodeOK {
 			t.Errorf("Apply of a new tx = %s %q; want ok", r.Code, r.Message)
 		}
 		if want := []ledger.Hash{old.ID(), fresh.ID()}; !slices.Equal(asked, want) {
@@ -247,84 +253,84 @@ func TestReplay(t *testing.T) {
 		}
 	})
 	t.Run("committed callback fails", func(t *testing.T) {
-		f := newFixture(t)
-		b := f.begin()
+		f := contracttest.NewFixture(t)
+		b := f.Begin()
 		b.Committed = func(ledger.Hash) (bool, error) { return false, errStorage }
-		tx := f.tx(anchor(6))
+		tx := f.Tx(anchor(6))
 		if _, err := b.Apply(tx, tx.ID(), nil); !errors.Is(err, errStorage) {
 			t.Errorf("Apply with a failing Committed = %v; want %v", err, errStorage)
 		}
 		if cs := b.Changes(); len(cs) != 0 {
-			t.Errorf("Changes() after a halted Apply = %s; want none", fmtChanges(cs))
+			t.Errorf("Changes() after a halted Apply = %s; want none", contracttest.FmtChanges(cs))
 		}
 	})
 }
 
 func TestPolicySet(t *testing.T) {
 	practitionersOnly := contract.PolicySet{Name: "notary.anchor", Rule: `"practitioner" in signer.roles`}
-	anchor := func(signer string, i int) step {
-		return step{call{signer: signer, contract: "notary", method: "anchor",
-			payload: notary.Anchor{Hash: strings.Repeat(string("0123456789abcdef"[i]), 64), Kind: "k"}}, ledger.CodeOK}
+	anchor := func(signer string, i int) contracttest.Step {
+		return contracttest.Step{Call: contracttest.Call{Signer: signer, Contract: "notary", Method: "anchor",
+			Payload: notary.Anchor{Hash: strings.Repeat(string("0123456789abcdef"[i]), 64), Kind: "k"}}, Want: ledger.CodeOK}
 	}
-	denied := func(s step) step { s.want = ledger.CodeDenied; return s }
-	set := func(signer string, p contract.PolicySet, want ledger.Code) step {
-		return step{call{signer: signer, contract: "policy", method: "set", payload: p}, want}
+	denied := func(s contracttest.Step) contracttest.Step { s.Want = ledger.CodeDenied; return s }
+	set := func(signer string, p contract.PolicySet, want ledger.Code) contracttest.Step {
+		return contracttest.Step{Call: contracttest.Call{Signer: signer, Contract: "policy", Method: "set", Payload: p}, Want: want}
 	}
-	reset := func(signer, name string, want ledger.Code) step {
-		return step{call{signer: signer, contract: "policy", method: "reset", payload: contract.PolicySet{Name: name}}, want}
+	reset := func(signer, name string, want ledger.Code) contracttest.Step {
+		return contracttest.Step{Call: contracttest.Call{Signer: signer, Contract: "policy", Method: "reset", Payload: contract.PolicySet{Name: name}}, Want: want}
 	}
 	tests := []struct {
 		name   string
-		blocks [][]step
+		blocks [][]contracttest.Step
 		rule   string // notary.anchor's rule at the end; "" for the default
 	}{
-		{"tighten takes effect in the same block", [][]step{{
+		{"tighten takes effect in the same block", [][]contracttest.Step{{
 			anchor("st-mary/clerk", 1),
 			set("st-mary/admin", practitionersOnly, ledger.CodeOK),
 			denied(anchor("st-mary/clerk", 2)),
 			anchor("st-mary/dr-who", 3),
 		}}, practitionersOnly.Rule},
-		{"tighten persists", [][]step{
+		{"tighten persists", [][]contracttest.Step{
 			{set("st-mary/admin", practitionersOnly, ledger.CodeOK)},
 			{denied(anchor("st-mary/clerk", 1)), denied(anchor("acme/admin", 2)), anchor("st-mary/dr-who", 3)},
 		}, practitionersOnly.Rule},
-		{"reset restores the default", [][]step{
+		{"reset restores the default", [][]contracttest.Step{
 			{set("st-mary/admin", practitionersOnly, ledger.CodeOK)},
 			{reset("st-mary/admin", "notary.anchor", ledger.CodeOK), anchor("st-mary/clerk", 1)},
 		}, ""},
-		{"admin of any org may set", [][]step{{set("acme/admin", practitionersOnly, ledger.CodeOK)}}, practitionersOnly.Rule},
-		{"non-admin denied", [][]step{{
+		{"admin of any org may set", [][]contracttest.Step{{set("acme/admin", practitionersOnly, ledger.CodeOK)}}, practitionersOnly.Rule},
+		{"non-admin denied", [][]contracttest.Step{{
 			set("st-mary/dr-who", practitionersOnly, ledger.CodeDenied),
 			reset("st-mary/dr-who", "notary.anchor", ledger.CodeDenied),
 			anchor("st-mary/clerk", 1),
 		}}, ""},
-		{"rule does not parse", [][]step{{set("st-mary/admin", contract.PolicySet{Name: "notary.anchor", Rule: "signer.active &&"}, ledger.CodeContract)}}, ""},
-		{"rule is empty", [][]step{{set("st-mary/admin", contract.PolicySet{Name: "notary.anchor"}, ledger.CodeContract)}}, ""},
-		{"rule is not bool", [][]step{{set("st-mary/admin", contract.PolicySet{Name: "notary.anchor", Rule: "block.height + 1"}, ledger.CodeContract)}}, ""},
-		{"rule reads an undeclared variable", [][]step{{set("st-mary/admin", contract.PolicySet{Name: "notary.anchor", Rule: `patient.name == "x"`}, ledger.CodeContract)}}, ""},
-		{"rule calls an unknown function", [][]step{{set("st-mary/admin", contract.PolicySet{Name: "notary.anchor", Rule: `now() > block.time`}, ledger.CodeContract)}}, ""},
-		{"rule too long", [][]step{{set("st-mary/admin", contract.PolicySet{Name: "notary.anchor", Rule: "true" + strings.Repeat(" && true", 1000)}, ledger.CodeContract)}}, ""},
-		{"unknown policy", [][]step{{set("st-mary/admin", contract.PolicySet{Name: "notary.nope", Rule: "true"}, ledger.CodeContract)}}, ""},
-		{"unknown payload field", [][]step{{{call{signer: "st-mary/admin", contract: "policy", method: "set",
-			payload: `{"name":"notary.anchor","rule":"true","why":"x"}`}, ledger.CodeContract}}}, ""},
-		{"rule failing at run time denies", [][]step{
+		{"rule does not parse", [][]contracttest.Step{{set("st-mary/admin", contract.PolicySet{Name: "notary.anchor", Rule: "signer.active &&"}, ledger.CodeContract)}}, ""},
+		{"rule is empty", [][]contracttest.Step{{set("st-mary/admin", contract.PolicySet{Name: "notary.anchor"}, ledger.CodeContract)}}, ""},
+		{"rule is not bool", [][]contracttest.Step{{set("st-mary/admin", contract.PolicySet{Name: "notary.anchor", Rule: "block.height + 1"}, ledger.CodeContract)}}, ""},
+		{"rule reads an undeclared variable", [][]contracttest.Step{{set("st-mary/admin", contract.PolicySet{Name: "notary.anchor", Rule: `patient.name == "x"`}, ledger.CodeContract)}}, ""},
+		{"rule calls an unknown function", [][]contracttest.Step{{set("st-mary/admin", contract.PolicySet{Name: "notary.anchor", Rule: `now() > block.time`}, ledger.CodeContract)}}, ""},
+		{"rule too long", [][]contracttest.Step{{set("st-mary/admin", contract.PolicySet{Name: "notary.anchor", Rule: "true" + strings.Repeat(" && true", 1000)}, ledger.CodeContract)}}, ""},
+		{"unknown policy", [][]contracttest.Step{{set("st-mary/admin", contract.PolicySet{Name: "notary.nope", Rule: "true"}, ledger.CodeContract)}}, ""},
+		{"unknown payload field", [][]contracttest.Step{{{Call: contracttest.Call{Signer: "st-mary/admin", Contract: "policy", Method: "set",
+			Payload: `{"name":"notary.anchor","rule":"true","why":"x"}`}, Want: ledger.CodeContract}}}, ""},
+		{"rule failing at run time denies", [][]contracttest.Step{
 			{set("st-mary/admin", contract.PolicySet{Name: "notary.anchor", Rule: `request.missing == "x"`}, ledger.CodeOK)},
 			{denied(anchor("st-mary/dr-who", 1))},
 		}, `request.missing == "x"`},
-		{"lock-out of policy.set itself", [][]step{
+		{"lock-out of policy.set itself", [][]contracttest.Step{
 			{set("st-mary/admin", contract.PolicySet{Name: "policy.set", Rule: "false"}, ledger.CodeOK)},
 			{reset("st-mary/admin", "policy.set", ledger.CodeDenied)},
 		}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t)
-			f.run(tc.blocks...)
+			f := contracttest.NewFixture(t)
+			f.Run(tc.blocks...)
 			want := tc.rule
 			if want == "" {
 				want = "signer.active"
 			}
-			if got, err := f.m.Rule(f.state, "notary.anchor"); err != nil || got != want {
+			if got, err := f.Machine.Rule(f.State, "notary.anchor"); err != nil || got != want {
 				t.Errorf("Rule(notary.anchor) = %q, %v; want %q", got, err, want)
 			}
 		})
@@ -333,31 +339,31 @@ func TestPolicySet(t *testing.T) {
 
 // script is a mixed sequence of transactions, most of them failing, for
 // the determinism test.
-func script(t testing.TB) [][]step {
-	anchor := func(signer string, h string, meta map[string]string, want ledger.Code) step {
-		return step{call{signer: signer, contract: "notary", method: "anchor",
-			payload: notary.Anchor{Hash: strings.Repeat(h, 64), Kind: "lab-result", Metadata: meta}}, want}
+func script(t testing.TB) [][]contracttest.Step {
+	anchor := func(signer string, h string, meta map[string]string, want ledger.Code) contracttest.Step {
+		return contracttest.Step{Call: contracttest.Call{Signer: signer, Contract: "notary", Method: "anchor",
+			Payload: notary.Anchor{Hash: strings.Repeat(h, 64), Kind: "lab-result", Metadata: meta}}, Want: want}
 	}
-	return [][]step{
+	return [][]contracttest.Step{
 		{
-			{call{signer: "st-mary/admin", contract: "members", method: "enrol", payload: members.Enrol{
-				ID: "st-mary/nurse", Org: "st-mary", Roles: []string{"practitioner", "auditor", "practitioner"}, PublicKey: pub(t, "st-mary/nurse")}}, ledger.CodeOK},
+			{Call: contracttest.Call{Signer: "st-mary/admin", Contract: "members", Method: "enrol", Payload: members.Enrol{
+				ID: "st-mary/nurse", Org: "st-mary", Roles: []string{"practitioner", "auditor", "practitioner"}, PublicKey: contracttest.Pub(t, "st-mary/nurse")}}, Want: ledger.CodeOK},
 			anchor("st-mary/dr-who", "a", map[string]string{"ward": "3", "b": "", "a": "1"}, ledger.CodeOK),
 			anchor("st-mary/dr-who", "a", nil, ledger.CodeContract),
 			anchor("st-mary/nurse", "b", nil, ledger.CodeOK),
-			anchor("acme/claims", "c", map[string]string{"patient": phi, "": "x"}, ledger.CodeContract),
-			{call{signer: "st-mary/admin", contract: "members", method: "suspend", payload: members.Suspend{ID: "st-mary/clerk", Reason: "security_review"}}, ledger.CodeOK},
+			anchor("acme/claims", "c", map[string]string{"patient": contracttest.PHI, "": "x"}, ledger.CodeContract),
+			{Call: contracttest.Call{Signer: "st-mary/admin", Contract: "members", Method: "suspend", Payload: members.Suspend{ID: "st-mary/clerk", Reason: "security_review"}}, Want: ledger.CodeOK},
 			anchor("st-mary/clerk", "d", nil, ledger.CodeSuspendedSigner),
-			{call{signer: "st-mary/admin", contract: "policy", method: "set", payload: contract.PolicySet{Name: "notary.anchor", Rule: `signer.org == "st-mary"`}}, ledger.CodeOK},
+			{Call: contracttest.Call{Signer: "st-mary/admin", Contract: "policy", Method: "set", Payload: contract.PolicySet{Name: "notary.anchor", Rule: `signer.org == "st-mary"`}}, Want: ledger.CodeOK},
 			anchor("acme/claims", "e", nil, ledger.CodeDenied),
 		},
 		{
-			{call{signer: "st-mary/admin", contract: "members", method: "reinstate", payload: members.Reinstate{ID: "st-mary/clerk"}}, ledger.CodeOK},
+			{Call: contracttest.Call{Signer: "st-mary/admin", Contract: "members", Method: "reinstate", Payload: members.Reinstate{ID: "st-mary/clerk"}}, Want: ledger.CodeOK},
 			anchor("st-mary/clerk", "d", nil, ledger.CodeOK),
-			{call{signer: "st-mary/admin", contract: "members", method: "rekey", payload: members.Rekey{ID: "st-mary/dr-who", PublicKey: pub(t, "dr-who-2")}}, ledger.CodeOK},
+			{Call: contracttest.Call{Signer: "st-mary/admin", Contract: "members", Method: "rekey", Payload: members.Rekey{ID: "st-mary/dr-who", PublicKey: contracttest.Pub(t, "dr-who-2")}}, Want: ledger.CodeOK},
 			anchor("st-mary/dr-who", "f", nil, ledger.CodeBadSignature),
-			{call{signer: "st-mary/dr-who", key: "dr-who-2", contract: "notary", method: "anchor", payload: notary.Anchor{Hash: strings.Repeat("f", 64), Kind: "x"}}, ledger.CodeOK},
-			{call{signer: "st-mary/admin", contract: "policy", method: "reset", payload: contract.PolicySet{Name: "notary.anchor"}}, ledger.CodeOK},
+			{Call: contracttest.Call{Signer: "st-mary/dr-who", Key: "dr-who-2", Contract: "notary", Method: "anchor", Payload: notary.Anchor{Hash: strings.Repeat("f", 64), Kind: "x"}}, Want: ledger.CodeOK},
+			{Call: contracttest.Call{Signer: "st-mary/admin", Contract: "policy", Method: "reset", Payload: contract.PolicySet{Name: "notary.anchor"}}, Want: ledger.CodeOK},
 		},
 	}
 }
@@ -370,26 +376,26 @@ func TestDeterminism(t *testing.T) {
 		changes [][]ledger.Change
 	}
 	exec := func() outcome {
-		f := newFixture(t)
+		f := contracttest.NewFixture(t)
 		var o outcome
 		for _, steps := range script(t) {
-			b := f.begin()
+			b := f.Begin()
 			var rs []ledger.Result
 			for _, s := range steps {
-				r := f.apply(b, f.tx(s.call))
-				if r.Code != s.want {
-					t.Errorf("Apply(%s.%s by %s) = %s %q; want %s", s.contract, s.method, s.signer, r.Code, r.Message, s.want)
+				r := f.Apply(b, f.Tx(s.Call))
+				if r.Code != s.Want {
+					t.Errorf("Apply(%s.%s by %s) = %s %q; want %s", s.Contract, s.Method, s.Signer, r.Code, r.Message, s.Want)
 				}
 				rs = append(rs, r)
 			}
 			cs := b.Changes()
-			checkSorted(t, cs)
+			contracttest.CheckSorted(t, cs)
 			if again := b.Changes(); !reflect.DeepEqual(again, cs) {
 				t.Errorf("Changes() differs between two calls")
 			}
 			o.results = append(o.results, rs)
 			o.changes = append(o.changes, cs)
-			f.commit(b)
+			f.Commit(b)
 		}
 		return o
 	}
@@ -410,17 +416,17 @@ func TestDeterminism(t *testing.T) {
 // TestContext checks what a contract sees and what its writes become.
 func TestContext(t *testing.T) {
 	p := &probe{name: "probe"}
-	f := newFixture(t, p)
-	b := f.begin()
-	tx := f.tx(call{signer: "st-mary/dr-who", contract: "probe", method: "write", payload: "v1"})
-	r := f.apply(b, tx)
+	f := contracttest.NewFixture(t, p)
+	b := f.Begin()
+	tx := f.Tx(contracttest.Call{Signer: "st-mary/dr-who", Contract: "probe", Method: "write", Payload: "v1"})
+	r := f.Apply(b, tx)
 	if r.Code != ledger.CodeOK {
 		t.Fatalf("probe.write = %s %q", r.Code, r.Message)
 	}
 	c := p.seen
-	if c.Height != 1 || !c.Time.Equal(genesisTime.Add(time.Second)) || c.Time.Location() != time.UTC || c.TxID != tx.ID() || c.Signer.ID != "st-mary/dr-who" {
+	if c.Height != 1 || !c.Time.Equal(contracttest.GenesisTime.Add(time.Second)) || c.Time.Location() != time.UTC || c.TxID != tx.ID() || c.Signer.ID != "st-mary/dr-who" {
 		t.Errorf("Context = {Height %d, Time %v, TxID %v, Signer %+v}; want 1, %v, %v, st-mary/dr-who",
-			c.Height, c.Time, c.TxID, c.Signer, genesisTime.Add(time.Second), tx.ID())
+			c.Height, c.Time, c.TxID, c.Signer, contracttest.GenesisTime.Add(time.Second), tx.ID())
 	}
 	want := []ledger.Event{{Type: "probe.wrote", Attrs: []ledger.Attr{{Key: "n", Value: "1"}}}}
 	if !reflect.DeepEqual(r.Events, want) {
@@ -432,36 +438,36 @@ func TestContext(t *testing.T) {
 		{Key: []byte("probe/z")},
 	}
 	if got := b.Changes(); !reflect.DeepEqual(got, wantChanges) {
-		t.Errorf("Changes() = %s; want %s", fmtChanges(got), fmtChanges(wantChanges))
+		t.Errorf("Changes() = %s; want %s", contracttest.FmtChanges(got), contracttest.FmtChanges(wantChanges))
 	}
 	// Later transactions of the block, and later blocks, read the write.
-	if r := f.apply(b, f.tx(call{signer: "st-mary/admin", contract: "probe", method: "read", payload: "v1"})); r.Code != ledger.CodeOK {
+	if r := f.Apply(b, f.Tx(contracttest.Call{Signer: "st-mary/admin", Contract: "probe", Method: "read", Payload: "v1"})); r.Code != ledger.CodeOK {
 		t.Errorf("probe.read in the same block = %s %q", r.Code, r.Message)
 	}
 	if v, ok, _ := b.State().Get([]byte("probe/k")); !ok || string(v) != "v1" {
 		t.Errorf("Block.State().Get(probe/k) = %q, %v", v, ok)
 	}
-	f.commit(b)
-	b = f.begin()
-	if r := f.apply(b, f.tx(call{signer: "st-mary/admin", contract: "probe", method: "read", payload: "v1"})); r.Code != ledger.CodeOK {
+	f.Commit(b)
+	b = f.Begin()
+	if r := f.Apply(b, f.Tx(contracttest.Call{Signer: "st-mary/admin", Contract: "probe", Method: "read", Payload: "v1"})); r.Code != ledger.CodeOK {
 		t.Errorf("probe.read in the next block = %s %q", r.Code, r.Message)
 	}
 
 	// A refusal discards the transaction's writes and events.
 	before := b.Changes()
-	if r := f.apply(b, f.tx(call{signer: "st-mary/admin", contract: "probe", method: "write_then_refuse", payload: "v2"})); r.Code != ledger.CodeContract || len(r.Events) != 0 {
+	if r := f.Apply(b, f.Tx(contracttest.Call{Signer: "st-mary/admin", Contract: "probe", Method: "write_then_refuse", Payload: "v2"})); r.Code != ledger.CodeContract || len(r.Events) != 0 {
 		t.Errorf("probe.write_then_refuse = %+v; want contract_error without events", r)
 	}
 	if !reflect.DeepEqual(b.Changes(), before) {
-		t.Errorf("a refused transaction's writes were kept: %s", fmtChanges(b.Changes()))
+		t.Errorf("a refused transaction's writes were kept: %s", contracttest.FmtChanges(b.Changes()))
 	}
 	// Any other error halts the block.
-	tx = f.tx(call{signer: "st-mary/admin", contract: "probe", method: "write_then_break", payload: "v3"})
+	tx = f.Tx(contracttest.Call{Signer: "st-mary/admin", Contract: "probe", Method: "write_then_break", Payload: "v3"})
 	if _, err := b.Apply(tx, tx.ID(), nil); !errors.Is(err, errStorage) {
 		t.Errorf("probe.write_then_break: Apply error = %v; want %v", err, errStorage)
 	}
 	if !reflect.DeepEqual(b.Changes(), before) {
-		t.Errorf("a halted transaction's writes were kept: %s", fmtChanges(b.Changes()))
+		t.Errorf("a halted transaction's writes were kept: %s", contracttest.FmtChanges(b.Changes()))
 	}
 }
 
@@ -469,9 +475,9 @@ func TestContext(t *testing.T) {
 // UTF-8, so that the result still encodes to something DecodeResult
 // accepts (f.apply checks that).
 func TestLongMessage(t *testing.T) {
-	f := newFixture(t, &probe{name: "probe"})
-	b := f.begin()
-	r := f.apply(b, f.tx(call{signer: "st-mary/admin", contract: "probe", method: "long_message"}))
+	f := contracttest.NewFixture(t, &probe{name: "probe"})
+	b := f.Begin()
+	r := f.Apply(b, f.Tx(contracttest.Call{Signer: "st-mary/admin", Contract: "probe", Method: "long_message"}))
 	if r.Code != ledger.CodeContract || len(r.Message) < ledger.MaxMessageLen-3 {
 		t.Errorf("long message result = %s with %d bytes; want contract_error with about %d", r.Code, len(r.Message), ledger.MaxMessageLen)
 	}
@@ -559,10 +565,10 @@ func TestLookupMember(t *testing.T) {
 		t.Errorf("LookupOrg(bad) = %v, %v; want an error", ok, err)
 	}
 	// A corrupt signer record halts execution rather than failing the tx.
-	f := newFixture(t)
-	f.state.Apply([]ledger.Change{{Key: contract.MemberKey("st-mary/dr-who"), Value: []byte("{")}})
-	b := f.begin()
-	tx := f.tx(call{signer: "st-mary/dr-who", contract: "notary", method: "anchor", payload: "{}"})
+	f := contracttest.NewFixture(t)
+	f.State.Apply([]ledger.Change{{Key: contract.MemberKey("st-mary/dr-who"), Value: []byte("{")}})
+	b := f.Begin()
+	tx := f.Tx(contracttest.Call{Signer: "st-mary/dr-who", Contract: "notary", Method: "anchor", Payload: "{}"})
 	if _, err := b.Apply(tx, tx.ID(), nil); err == nil {
 		t.Errorf("Apply with a corrupt signer record = nil error")
 	}
