@@ -77,6 +77,9 @@ type InitOptions struct {
 	OrgName string // "General Hospital"
 	OrgKind string // "hospital"
 	AdminID string // "<org>/admin"
+	// ServiceID is the node's service identity (role system), which signs
+	// the records the node writes for its users. Default "<org>/node".
+	ServiceID string
 	// MasterKeyEnv, if set, is used instead of creating master.key.
 	MasterKeyEnv string
 	Now          func() time.Time
@@ -100,6 +103,9 @@ func Init(dir string, o InitOptions) (*genesis.Doc, error) {
 	}
 	if o.AdminID == "" {
 		o.AdminID = o.OrgID + "/admin"
+	}
+	if o.ServiceID == "" {
+		o.ServiceID = o.OrgID + "/node"
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -136,6 +142,13 @@ func Init(dir string, o InitOptions) (*genesis.Doc, error) {
 	if err := identity.WriteKeyFile(h.MemberKey(o.AdminID), admin, identity.MasterKey(mk)); err != nil {
 		return nil, err
 	}
+	service, err := identity.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	if err := identity.WriteKeyFile(h.MemberKey(o.ServiceID), service, identity.MasterKey(mk)); err != nil {
+		return nil, err
+	}
 	doc := &genesis.Doc{
 		ChainID:     o.ChainID,
 		GenesisTime: o.Now().UTC().Truncate(time.Second),
@@ -143,6 +156,9 @@ func Init(dir string, o InitOptions) (*genesis.Doc, error) {
 		Members: []genesis.Member{{
 			ID: o.AdminID, Org: o.OrgID, Roles: []string{string(identity.RoleAdmin)},
 			PublicKey: identity.EncodePublicKey(admin.Public()),
+		}, {
+			ID: o.ServiceID, Org: o.OrgID, Roles: []string{string(identity.RoleSystem)},
+			PublicKey: identity.EncodePublicKey(service.Public()),
 		}},
 		Validators: []genesis.Validator{{
 			Name: "node0", Org: o.OrgID, PublicKey: identity.EncodePublicKey(nodeKey.Public()), Power: 10,

@@ -14,6 +14,10 @@ const (
 	RoleSupplier     Role = "supplier"
 	RoleRegulator    Role = "regulator"
 	RoleAdmin        Role = "admin"
+	// RoleSystem is a node's service identity: it signs the records a
+	// node writes on behalf of the users its API authenticated (who are
+	// named as authors in the records themselves).
+	RoleSystem Role = "system"
 )
 
 // Roles returns every role in a fixed order. The caller owns the returned
@@ -28,6 +32,7 @@ func Roles() []Role {
 		RoleSupplier,
 		RoleRegulator,
 		RoleAdmin,
+		RoleSystem,
 	}
 }
 
@@ -36,7 +41,7 @@ func Roles() []Role {
 func ValidRole(s string) bool {
 	switch Role(s) {
 	case RolePatient, RolePractitioner, RolePayer, RoleResearcher,
-		RoleAuditor, RoleSupplier, RoleRegulator, RoleAdmin:
+		RoleAuditor, RoleSupplier, RoleRegulator, RoleAdmin, RoleSystem:
 		return true
 	}
 	return false

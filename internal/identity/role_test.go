@@ -28,7 +28,7 @@ func TestValidRole(t *testing.T) {
 }
 
 func TestRoles(t *testing.T) {
-	want := []Role{"patient", "practitioner", "payer", "researcher", "auditor", "supplier", "regulator", "admin"}
+	want := []Role{"patient", "practitioner", "payer", "researcher", "auditor", "supplier", "regulator", "admin", "system"}
 	got := Roles()
 	if len(got) != len(want) {
 		t.Fatalf("Roles() = %v; want %v", got, want)

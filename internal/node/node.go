@@ -22,6 +22,7 @@ import (
 	"github.com/medledger/medledger/internal/contract"
 	"github.com/medledger/medledger/internal/contracts/members"
 	"github.com/medledger/medledger/internal/contracts/notary"
+	"github.com/medledger/medledger/internal/contracts/records"
 	"github.com/medledger/medledger/internal/genesis"
 	"github.com/medledger/medledger/internal/home"
 	"github.com/medledger/medledger/internal/identity"
@@ -128,7 +129,7 @@ type Node struct {
 // NewMachine returns the contract machine for a chain: every contract this
 // build ships, with its policies.
 func NewMachine(chainID string) (*contract.Machine, error) {
-	return contract.NewMachine(chainID, policy.NewEngine(policy.Options{}), members.Contract{}, notary.Contract{})
+	return contract.NewMachine(chainID, policy.NewEngine(policy.Options{}), members.Contract{}, notary.Contract{}, records.Contract{})
 }
 
 // GenesisState returns the state changes a genesis establishes and the

@@ -82,6 +82,7 @@ func Doc(t testing.TB) *genesis.Doc {
 			m("st-mary/admin", "st-mary", "admin"),
 			m("st-mary/dr-who", "st-mary", "practitioner"),
 			m("st-mary/clerk", "st-mary", "auditor"),
+			m("st-mary/node", "st-mary", "system"),
 			m("acme/admin", "acme", "payer", "admin"),
 			m("acme/claims", "acme", "payer"),
 		},
