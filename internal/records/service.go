@@ -1,0 +1,440 @@
+package records
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/medledger/medledger/internal/contracts/records"
+	"github.com/medledger/medledger/internal/fhir"
+	"github.com/medledger/medledger/internal/ledger"
+)
+
+// Ledger is what the write path needs of the node: submit a signed
+// transaction and read ledger state. *node.Node provides it.
+type Ledger interface {
+	Submit(ctx context.Context, raw []byte) (ledger.Receipt, error)
+	Get(key []byte) ([]byte, bool, error)
+}
+
+// Anchorer signs a records.write transaction for the node's service
+// identity.
+type Anchorer func(w records.Write) ([]byte, error)
+
+// Config wires a Service.
+type Config struct {
+	Store *Store
+	// Ledger commits anchors and reads their state.
+	Ledger Ledger
+	// Anchor builds the signed anchoring transaction.
+	Anchor Anchorer
+	// Pseudonym maps a patient id to its ledger pseudonym ("pt_...").
+	Pseudonym func(kind, id string) string
+	// Validate checks a resource; nil issues means valid.
+	Validate func(*fhir.Resource) []fhir.Issue
+	// Org is this node's organisation: the key subject of resources that
+	// belong to no patient.
+	Org string
+	// Now is the clock for meta.lastUpdated; default time.Now.
+	Now func() time.Time
+}
+
+// Service is the FHIR record write and read path. Safe for concurrent use.
+type Service struct {
+	cfg   Config
+	locks [256]sync.Mutex // striped by type/id: serialises versions of one resource
+}
+
+// NewService returns a Service.
+func NewService(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{cfg: cfg}
+}
+
+// Errors the service returns (wrapped), for the API to map to statuses.
+var (
+	ErrInvalid  = errors.New("records: invalid resource") // 422 (with Issues)
+	ErrConflict = errors.New("records: version conflict") // 412 (If-Match) or 409
+	ErrGone     = errors.New("records: resource deleted") // 410
+	ErrExists   = errors.New("records: resource exists")  // 409 on create with a taken id
+)
+
+// InvalidError carries validation issues.
+type InvalidError struct{ Issues []fhir.Issue }
+
+func (e *InvalidError) Error() string {
+	return fmt.Sprintf("records: %d validation issues", len(e.Issues))
+}
+func (e *InvalidError) Unwrap() error { return ErrInvalid }
+
+// Written is the outcome of a write.
+type Written struct {
+	Meta   Meta
+	JSON   []byte // canonical JSON as stored (nil for a delete)
+	Hash   string
+	Tx     ledger.Hash
+	Height uint64
+}
+
+func (s *Service) lock(typ, id string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(typ))
+	h.Write([]byte{0})
+	h.Write([]byte(id))
+	return &s.locks[h.Sum32()%uint32(len(s.locks))]
+}
+
+// NewID returns a server-assigned resource id (a random UUID).
+func NewID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// Head returns the anchored head of a resource from the ledger.
+func (s *Service) Head(typ, id string) (*records.Head, error) {
+	raw, ok, err := s.cfg.Ledger.Get([]byte("records/" + records.HeadKey(typ, id)))
+	if err != nil || !ok {
+		return nil, err
+	}
+	var h records.Head
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// Anchor returns the ledger anchor of one version.
+func (s *Service) Anchor(typ, id string, v uint64) (*records.Version, error) {
+	raw, ok, err := s.cfg.Ledger.Get([]byte("records/" + records.VersionKey(typ, id, v)))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrNotFound
+	}
+	var a records.Version
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// subject returns the key subject and ledger pseudonym of a resource.
+func (s *Service) subject(r *fhir.Resource) (subject, patient string) {
+	pid := PatientOf(r)
+	if pid == "" {
+		return "org:" + s.cfg.Org, ""
+	}
+	p := s.cfg.Pseudonym("Patient", pid)
+	return p, p
+}
+
+// PatientOf returns the id of the patient a resource belongs to: itself
+// for a Patient, else its subject or patient reference if that is a
+// Patient; "" if none.
+func PatientOf(r *fhir.Resource) string {
+	if r.Type == "Patient" {
+		return r.ID
+	}
+	for _, f := range []string{"subject", "patient"} {
+		ref, _ := r.Tree[f].(map[string]any)
+		if ref == nil {
+			continue
+		}
+		s, _ := ref["reference"].(string)
+		if id, ok := strings.CutPrefix(s, "Patient/"); ok && !strings.Contains(id, "/") {
+			return id
+		}
+	}
+	return ""
+}
+
+// prepare stamps meta, validates, and computes the canonical form.
+func (s *Service) prepare(r *fhir.Resource, version uint64, now time.Time) ([]byte, string, error) {
+	meta, _ := r.Tree["meta"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	meta["versionId"] = fmt.Sprint(version)
+	meta["lastUpdated"] = now.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	r.Tree["meta"] = meta
+	r.Tree["id"] = r.ID
+	if s.cfg.Validate != nil {
+		if issues := s.cfg.Validate(r); len(issues) > 0 {
+			return nil, "", &InvalidError{Issues: issues}
+		}
+	}
+	js, err := fhir.Canonical(r.Tree)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(js)
+	return js, hex.EncodeToString(sum[:]), nil
+}
+
+// Op is one write of a batch.
+type Op struct {
+	Kind     string // records.OpCreate, OpUpdate, OpDelete
+	Resource *fhir.Resource
+	Type, ID string // for deletes
+	// IfMatch, if non-zero, is the version the client expects to replace.
+	IfMatch uint64
+}
+
+// Apply runs writes atomically: all are validated, encrypted, written and
+// anchored in one ledger transaction, or none is. author is the
+// authenticated actor recorded on the ledger.
+func (s *Service) Apply(ctx context.Context, author string, ops []Op) ([]Written, error) {
+	// Lock every resource touched, in a fixed order (stripe index).
+	stripes := map[*sync.Mutex]bool{}
+	for i := range ops {
+		typ, id := ops[i].Type, ops[i].ID
+		if ops[i].Resource != nil {
+			typ, id = ops[i].Resource.Type, ops[i].Resource.ID
+		}
+		stripes[s.lock(typ, id)] = true
+	}
+	var order []*sync.Mutex
+	for i := range s.locks {
+		if stripes[&s.locks[i]] {
+			order = append(order, &s.locks[i])
+		}
+	}
+	for _, m := range order {
+		m.Lock()
+	}
+	defer func() {
+		for _, m := range order {
+			m.Unlock()
+		}
+	}()
+
+	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
+	var (
+		vs      []Version
+		anchors []records.Anchor
+		out     []Written
+		issues  []fhir.Issue
+	)
+	seen := map[string]uint64{} // versions assigned in this batch
+	for i, op := range ops {
+		typ, id := op.Type, op.ID
+		if op.Resource != nil {
+			typ, id = op.Resource.Type, op.Resource.ID
+		}
+		k := typ + "/" + id
+		var cur uint64
+		var deleted bool
+		if v, ok := seen[k]; ok {
+			cur = v
+		} else {
+			h, err := s.Head(typ, id)
+			if err != nil {
+				return nil, err
+			}
+			if h != nil {
+				cur, deleted = h.Version, h.Deleted
+			}
+		}
+		switch op.Kind {
+		case records.OpCreate:
+			if cur != 0 && !deleted {
+				return nil, fmt.Errorf("%s: %w", k, ErrExists)
+			}
+		case records.OpUpdate:
+			if op.IfMatch != 0 && op.IfMatch != cur {
+				return nil, fmt.Errorf("%s is at version %d, If-Match names %d: %w", k, cur, op.IfMatch, ErrConflict)
+			}
+			if cur == 0 || deleted {
+				op.Kind = records.OpCreate // update-as-create (FHIR allows client-assigned ids on PUT)
+			}
+		case records.OpDelete:
+			if cur == 0 {
+				return nil, fmt.Errorf("%s: %w", k, ErrNotFound)
+			}
+			if deleted {
+				out = append(out, Written{Meta: Meta{Type: typ, ID: id, Version: cur, Deleted: true}})
+				continue // deleting a deleted resource changes nothing (FHIR: 200/204)
+			}
+		}
+		v := cur + 1
+		seen[k] = v
+		w := Written{Meta: Meta{Type: typ, ID: id, Version: v, LastUpdated: now}}
+		a := records.Anchor{Type: typ, ID: id, Version: v, Op: op.Kind, Author: author}
+		if op.Kind == records.OpDelete {
+			h, _ := s.Head(typ, id)
+			w.Meta.Deleted = true
+			if h != nil && h.Patient != "" {
+				w.Meta.Subject, a.Patient = h.Patient, h.Patient
+			} else {
+				w.Meta.Subject = "org:" + s.cfg.Org
+			}
+		} else {
+			js, hash, err := s.prepare(op.Resource, v, now)
+			var ie *InvalidError
+			if errors.As(err, &ie) {
+				for _, is := range ie.Issues {
+					if len(ops) > 1 {
+						is.Diagnostics = fmt.Sprintf("entry %d: %s", i, is.Diagnostics)
+					}
+					issues = append(issues, is)
+				}
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			w.Meta.Subject, a.Patient = s.subject(op.Resource)
+			w.JSON, w.Hash, a.Hash = js, hash, hash
+		}
+		vs = append(vs, Version{Meta: w.Meta, JSON: w.JSON})
+		anchors = append(anchors, a)
+		out = append(out, w)
+	}
+	if len(issues) > 0 {
+		return nil, &InvalidError{Issues: issues}
+	}
+	if len(anchors) == 0 {
+		return out, nil
+	}
+	if err := s.cfg.Store.Put(vs); err != nil {
+		return nil, err
+	}
+	raw, err := s.cfg.Anchor(records.Write{Anchors: anchors})
+	if err != nil {
+		return nil, err
+	}
+	rc, err := s.cfg.Ledger.Submit(ctx, raw)
+	if err == nil && rc.Result.Code != ledger.CodeOK {
+		err = &ledger.Error{Code: rc.Result.Code, Msg: rc.Result.Message}
+	}
+	if err != nil {
+		// Refused for good: the stored versions are orphans; remove them.
+		// If the outcome is unknown (a timeout, a stopping node) the anchor
+		// may still commit, so leave them for Sweep to decide at start.
+		var le *ledger.Error
+		if errors.As(err, &le) && le.Code != ledger.CodeUnavailable && le.Code != ledger.CodeOverloaded {
+			s.cfg.Store.Remove(metas(vs))
+		} else if errors.As(err, &le) && le.Code == ledger.CodeOverloaded {
+			s.cfg.Store.Remove(metas(vs)) // refused at admission: never ordered
+		}
+		return nil, fmt.Errorf("anchoring on the ledger: %w", err)
+	}
+	for i := range out {
+		out[i].Tx, out[i].Height = rc.TxHash, rc.Height
+	}
+	return out, nil
+}
+
+func metas(vs []Version) []Meta {
+	out := make([]Meta, len(vs))
+	for i, v := range vs {
+		out[i] = v.Meta
+	}
+	return out
+}
+
+// Read returns the latest anchored version of a resource. A deleted
+// resource returns its delete marker with ErrGone.
+func (s *Service) Read(typ, id string) (Meta, []byte, *records.Version, error) {
+	h, err := s.Head(typ, id)
+	if err != nil {
+		return Meta{}, nil, nil, err
+	}
+	if h == nil {
+		return Meta{}, nil, nil, fmt.Errorf("%s/%s: %w", typ, id, ErrNotFound)
+	}
+	return s.VRead(typ, id, h.Version)
+}
+
+// VRead returns one anchored version.
+func (s *Service) VRead(typ, id string, v uint64) (Meta, []byte, *records.Version, error) {
+	h, err := s.Head(typ, id)
+	if err != nil {
+		return Meta{}, nil, nil, err
+	}
+	if h == nil || v == 0 || v > h.Version {
+		return Meta{}, nil, nil, fmt.Errorf("%s/%s/_history/%d: %w", typ, id, v, ErrNotFound)
+	}
+	m, js, err := s.cfg.Store.Get(typ, id, v)
+	if err != nil {
+		return m, nil, nil, err
+	}
+	a, err := s.Anchor(typ, id, v)
+	if err != nil {
+		return m, nil, nil, err
+	}
+	if m.Deleted {
+		return m, nil, a, fmt.Errorf("%s/%s: %w", typ, id, ErrGone)
+	}
+	return m, js, a, nil
+}
+
+// History returns the anchored versions of a resource, newest first.
+func (s *Service) History(typ, id string) ([]Meta, error) {
+	h, err := s.Head(typ, id)
+	if err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return nil, fmt.Errorf("%s/%s: %w", typ, id, ErrNotFound)
+	}
+	ms, err := s.cfg.Store.Versions(typ, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []Meta
+	for i := len(ms) - 1; i >= 0; i-- {
+		if ms[i].Version <= h.Version {
+			out = append(out, ms[i])
+		}
+	}
+	return out, nil
+}
+
+// Sweep removes stored versions that the ledger never anchored (a crash
+// between the durable write and the anchor). Run it at start, before
+// serving.
+func (s *Service) Sweep() (int, error) {
+	var orphans []Meta
+	heads := map[string]uint64{}
+	err := s.cfg.Store.Each(func(m Meta, _ []byte, _ error) error {
+		k := m.Type + "/" + m.ID
+		top, ok := heads[k]
+		if !ok {
+			h, err := s.Head(m.Type, m.ID)
+			if err != nil {
+				return err
+			}
+			if h != nil {
+				top = h.Version
+			}
+			heads[k] = top
+		}
+		if m.Version > top {
+			orphans = append(orphans, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if len(orphans) == 0 {
+		return 0, nil
+	}
+	return len(orphans), s.cfg.Store.Remove(orphans)
+}
