@@ -327,10 +327,8 @@ func (s *Service) Apply(ctx context.Context, author string, ops []Op) ([]Written
 		// If the outcome is unknown (a timeout, a stopping node) the anchor
 		// may still commit, so leave them for Sweep to decide at start.
 		var le *ledger.Error
-		if errors.As(err, &le) && le.Code != ledger.CodeUnavailable && le.Code != ledger.CodeOverloaded {
+		if errors.As(err, &le) && le.Code != ledger.CodeUnavailable {
 			s.cfg.Store.Remove(metas(vs))
-		} else if errors.As(err, &le) && le.Code == ledger.CodeOverloaded {
-			s.cfg.Store.Remove(metas(vs)) // refused at admission: never ordered
 		}
 		return nil, fmt.Errorf("anchoring on the ledger: %w", err)
 	}
