@@ -196,6 +196,9 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.code + ": " + e.msg }
 
+// Unwrap returns the internal error, so callers can test it with errors.Is.
+func (e *httpError) Unwrap() error { return e.err }
+
 func badRequest(format string, args ...any) error {
 	return &httpError{status: http.StatusBadRequest, code: "bad_request", msg: fmt.Sprintf(format, args...)}
 }

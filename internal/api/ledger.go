@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -131,55 +132,69 @@ func (s *Server) getTx(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return badRequest("tx hash: %v", err)
 	}
+	ans, err := s.TxProof(id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ans)
+	return nil
+}
+
+// ErrNoTx is returned (wrapped) by TxProof for a transaction not committed.
+var ErrNoTx = errors.New("api: no such committed transaction")
+
+// TxProof returns a committed transaction with its receipt and an
+// inclusion proof against the latest signed tree head. Other APIs (FHIR
+// $verify, audit) use it to attach proofs.
+func (s *Server) TxProof(id ledger.Hash) (TxAnswer, error) {
 	// Take the tree head first: a block becomes visible to Locate a moment
 	// before it becomes the latest header, and a transaction must not be
 	// shown without a proof against a tree that contains it.
 	sth, err := s.sth()
 	var he *httpError
 	if errors.As(err, &he) && he.status == http.StatusNotFound {
-		return notFound("no committed transaction %s", id)
+		return TxAnswer{}, &httpError{status: http.StatusNotFound, code: "not_found", msg: fmt.Sprintf("no committed transaction %s", id), err: ErrNoTx}
 	}
 	if err != nil {
-		return err
+		return TxAnswer{}, err
 	}
 	loc, err := s.deps.Store.Locate(id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && loc.Leaf >= sth.TreeSize) {
-		return notFound("no committed transaction %s", id)
+		return TxAnswer{}, &httpError{status: http.StatusNotFound, code: "not_found", msg: fmt.Sprintf("no committed transaction %s", id), err: ErrNoTx}
 	}
 	if err != nil {
-		return err
+		return TxAnswer{}, err
 	}
 	raw, err := s.deps.Store.Tx(loc.Height, loc.Index)
 	if err != nil {
-		return err
+		return TxAnswer{}, err
 	}
 	tx, err := ledger.DecodeTx(raw, 0)
 	if err != nil {
-		return err
+		return TxAnswer{}, err
 	}
 	resB, err := s.deps.Store.Result(loc.Height, loc.Index)
 	if err != nil {
-		return err
+		return TxAnswer{}, err
 	}
 	res, err := ledger.DecodeResult(resB)
 	if err != nil {
-		return err
+		return TxAnswer{}, err
 	}
 	hdr, err := s.deps.Store.Header(loc.Height)
 	if err != nil {
-		return err
+		return TxAnswer{}, err
 	}
 	hashes, err := txlog.Inclusion(s.deps.Store, loc.Leaf, sth.TreeSize)
 	if err != nil {
-		return err
+		return TxAnswer{}, err
 	}
-	writeJSON(w, http.StatusOK, TxAnswer{
+	return TxAnswer{
 		Hash: id, Tx: viewTx(tx), Raw: b64(raw),
 		Receipt:  apitype.Receipt{TxHash: id, Height: loc.Height, Index: loc.Index, Leaf: loc.Leaf, BlockHash: hdr.Header.Hash(), Result: res},
 		Proof:    Proof{LeafIndex: loc.Leaf, TreeSize: sth.TreeSize, Hashes: nonNil(hashes)},
 		TreeHead: sth,
-	})
-	return nil
+	}, nil
 }
 
 func nonNil(h []ledger.Hash) []ledger.Hash {

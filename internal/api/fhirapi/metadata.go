@@ -1,0 +1,62 @@
+package fhirapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/medledger/medledger/internal/fhir"
+)
+
+// interactions lists the type-level and instance-level interactions this
+// server implements for every supported type. The CapabilityStatement is
+// built from it, so it never claims what the routes do not do; extend both
+// together.
+var interactions = []string{"read", "vread", "update", "delete", "history-instance", "create"}
+
+// started is reported as the CapabilityStatement date.
+var started = time.Now().UTC()
+
+func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
+	var resources []any
+	for _, t := range fhir.SupportedTypes {
+		var ia []any
+		for _, code := range interactions {
+			ia = append(ia, map[string]any{"code": code})
+		}
+		resources = append(resources, map[string]any{
+			"type":              t,
+			"profile":           "http://hl7.org/fhir/StructureDefinition/" + t,
+			"interaction":       ia,
+			"versioning":        "versioned-update",
+			"readHistory":       true,
+			"updateCreate":      true,
+			"conditionalCreate": false,
+			"conditionalUpdate": false,
+			"conditionalDelete": "not-supported",
+			"operation": []any{map[string]any{
+				"name":       "verify",
+				"definition": "urn:medledger:operation:verify",
+				"documentation": "GET [type]/[id]/_history/[vid]/$verify: whether the stored version matches the hash " +
+					"anchored on the ledger, with the anchoring transaction's RFC 6962 inclusion proof",
+			}},
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"resourceType": "CapabilityStatement",
+		"status":       "active",
+		"date":         started.Format(time.RFC3339),
+		"publisher":    "medledger",
+		"kind":         "instance",
+		"software":     map[string]any{"name": "medledger"},
+		"implementation": map[string]any{
+			"description": "medledger FHIR server: every write validated, encrypted and anchored on the ledger",
+			"url":         base(r),
+		},
+		"fhirVersion": fhir.Version,
+		"format":      []string{"application/fhir+json", "json"},
+		"rest": []any{map[string]any{
+			"mode":     "server",
+			"resource": resources,
+		}},
+	})
+}
