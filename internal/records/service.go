@@ -436,3 +436,9 @@ func (s *Service) Sweep() (int, error) {
 	}
 	return len(orphans), s.cfg.Store.Remove(orphans)
 }
+
+// HashOf returns the SHA-256 (hex) of canonical JSON, as anchored.
+func HashOf(js []byte) string {
+	sum := sha256.Sum256(js)
+	return hex.EncodeToString(sum[:])
+}
