@@ -2,11 +2,20 @@
 GO ?= go
 PKGS = ./...
 
-.PHONY: test vet fmt-check tidy-check check build fuzz bench
+.PHONY: test vet spec fmt-check tidy-check generate-check check build fuzz bench
 
 ## test: go vet plus all tests with the race detector (the README's test command)
-test: vet
+test: vet spec
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## spec: fetch the CC0 FHIR R4 standards data the conformance tests read (npm, pinned, checksummed)
+spec:
+	./scripts/fhir-spec.sh
+
+## generate-check: go generate must reproduce the committed tables
+generate-check: spec
+	$(GO) generate ./internal/fhir/validate
+	git diff --exit-code -- internal/fhir/validate
 
 vet:
 	$(GO) vet $(PKGS)
@@ -18,7 +27,7 @@ tidy-check:
 	$(GO) mod tidy -diff
 
 ## check: everything CI runs
-check: fmt-check tidy-check test
+check: fmt-check tidy-check generate-check test
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/medledger ./cmd/medledger
@@ -27,6 +36,7 @@ build:
 fuzz:
 	$(GO) test ./internal/ledger -run '^$$' -fuzz FuzzDecodeTx -fuzztime 30s
 	$(GO) test ./client -run '^$$' -fuzz FuzzVerifyInclusion -fuzztime 30s
+	$(GO) test ./internal/fhir/validate -run '^$$' -fuzz FuzzValidate -fuzztime 30s
 
 bench:
 	$(GO) run ./cmd/medledger bench ledger --json

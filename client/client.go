@@ -355,3 +355,6 @@ func VerifyTx(a TxAnswer, want Hash, chainID string, validators map[string]ed255
 	}
 	return th, VerifyInclusion(rb, a.Proof.LeafIndex, a.Proof.TreeSize, a.Proof.Hashes, th.Root)
 }
+
+// ParseHash parses 64 hex digits (a transaction or document hash).
+func ParseHash(s string) (Hash, error) { return ledger.ParseHash(s) }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -124,6 +125,11 @@ type Node struct {
 	seq     *solo.Sequencer
 	metrics *metrics
 	api     *api.Server
+	fhir    *fhirParts // nil when the genesis has no system member for this node
+	handler http.Handler
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // NewMachine returns the contract machine for a chain: every contract this
@@ -208,7 +214,23 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 		Machine: machine, Metrics: promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}),
 		Ready: n.Ready, Logger: log, Observe: n.metrics.observeHTTP,
 	})
+	if err := n.openFHIR(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := n.sweepFHIR(); err != nil {
+		n.closeFHIR()
+		st.Close()
+		return nil, err
+	}
+	n.handler = n.rootHandler()
 	return n, nil
+}
+
+func (n *Node) closeFHIR() {
+	if n.fhir != nil {
+		n.fhir.store.Close()
+	}
 }
 
 func (n *Node) initGenesis(changes []ledger.Change) error {
@@ -234,7 +256,7 @@ func (n *Node) Start() { n.seq.Start() }
 func (n *Node) Ready() error { return n.seq.Err() }
 
 // Handler returns the node's HTTP handler.
-func (n *Node) Handler() http.Handler { return n.api }
+func (n *Node) Handler() http.Handler { return n.handler }
 
 // Store returns the ledger store (for in-process tools such as bench).
 func (n *Node) Store() *store.Store { return n.store }
@@ -259,7 +281,7 @@ func (n *Node) KeyID() string { return n.key.KeyID() }
 // shuts down gracefully (in-flight requests get up to 10s).
 func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           n.api,
+		Handler:           n.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -287,9 +309,15 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // Close stops the sequencer and closes the store.
+// Close stops the sequencer and closes the stores. It may be called more
+// than once.
 func (n *Node) Close() error {
-	n.seq.Close()
-	return n.store.Close()
+	n.closeOnce.Do(func() {
+		n.seq.Close()
+		n.closeFHIR()
+		n.closeErr = n.store.Close()
+	})
+	return n.closeErr
 }
 
 // Checkpoint writes a consistent copy of the ledger database to dir.

@@ -79,6 +79,11 @@ func Open(o Options) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
+// SetSealer installs the sealer after Open: the keyring keeps its keys in
+// this same database (see Keys), so it can only be built once the store is
+// open. Call it once, before any other method.
+func (s *Store) SetSealer(x Sealer) { s.sealer = x }
+
 // Key layout: 'v' type 0x00 id 0x00 BE64(version) → header length (uvarint),
 // header JSON, ciphertext. Types and ids cannot contain 0x00.
 func versionKey(typ, id string, v uint64) []byte {

@@ -1,0 +1,250 @@
+package fhirapi_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/medledger/medledger/client"
+	"github.com/medledger/medledger/internal/genesis"
+	"github.com/medledger/medledger/internal/home"
+	"github.com/medledger/medledger/internal/identity"
+	"github.com/medledger/medledger/internal/node"
+)
+
+// server runs a real node with its FHIR API on loopback.
+type server struct {
+	t    *testing.T
+	url  string
+	dir  string
+	logs *bytes.Buffer
+	doc  *genesis.Doc
+	n    *node.Node
+}
+
+func newServer(t *testing.T) *server {
+	t.Helper()
+	dir := t.TempDir()
+	doc, err := home.Init(dir, home.InitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &bytes.Buffer{}
+	n, err := node.Open(node.Config{Home: dir}, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Start()
+	ts := httptest.NewServer(n.Handler())
+	t.Cleanup(func() { ts.Close(); n.Close() })
+	return &server{t: t, url: ts.URL + "/fhir", dir: dir, logs: logs, doc: doc, n: n}
+}
+
+func (s *server) do(method, path, body string, hdr ...string) (*http.Response, map[string]any) {
+	s.t.Helper()
+	req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/fhir+json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &m); err != nil {
+			s.t.Fatalf("%s %s: body is not JSON: %s", method, path, b)
+		}
+	}
+	if ct := resp.Header.Get("Content-Type"); len(b) > 0 && !strings.HasPrefix(ct, "application/fhir+json") {
+		s.t.Errorf("%s %s: Content-Type %q", method, path, ct)
+	}
+	return resp, m
+}
+
+const phiName, phiMRN, phiBirth = "Testpatient", "MRN-99887766", "1971-07-13"
+
+var patient = `{"resourceType":"Patient","identifier":[{"system":"urn:oid:1.2.36.146.595.217.0.1","value":"` + phiMRN + `"}],` +
+	`"name":[{"family":"` + phiName + `","given":["Jane","Q."]}],"gender":"female","birthDate":"` + phiBirth + `"}`
+
+func TestCRUDAndHistory(t *testing.T) {
+	s := newServer(t)
+	resp, p := s.do("POST", "/Patient", patient)
+	if resp.StatusCode != 201 {
+		t.Fatalf("create: %d %v", resp.StatusCode, p)
+	}
+	id, _ := p["id"].(string)
+	for _, h := range []string{"Location", "ETag", "Last-Modified", "X-Ledger-Tx"} {
+		if resp.Header.Get(h) == "" {
+			t.Errorf("create: no %s header", h)
+		}
+	}
+	if resp.Header.Get("ETag") != `W/"1"` {
+		t.Errorf("ETag = %q", resp.Header.Get("ETag"))
+	}
+	// Read back JSON-equal apart from meta and id.
+	_, got := s.do("GET", "/Patient/"+id, "")
+	var want map[string]any
+	json.Unmarshal([]byte(patient), &want)
+	delete(got, "meta")
+	delete(got, "id")
+	if g, w := mustJSON(got), mustJSON(want); g != w {
+		t.Errorf("read back %s; want %s", g, w)
+	}
+	// Update with the right and a stale If-Match.
+	upd := strings.Replace(patient, `"resourceType":"Patient",`, `"resourceType":"Patient","id":"`+id+`",`, 1)
+	upd = strings.Replace(upd, `"female"`, `"other"`, 1)
+	if resp, b := s.do("PUT", "/Patient/"+id, upd, "If-Match", `W/"1"`); resp.StatusCode != 200 || resp.Header.Get("ETag") != `W/"2"` {
+		t.Fatalf("update: %d %v", resp.StatusCode, b)
+	}
+	if resp, _ := s.do("PUT", "/Patient/"+id, upd, "If-Match", `W/"1"`); resp.StatusCode != 412 {
+		t.Errorf("stale If-Match: %d; want 412", resp.StatusCode)
+	}
+	if resp, v1 := s.do("GET", "/Patient/"+id+"/_history/1", ""); resp.StatusCode != 200 || v1["gender"] != "female" {
+		t.Errorf("vread 1: %d %v", resp.StatusCode, v1["gender"])
+	}
+	if resp, _ := s.do("DELETE", "/Patient/"+id, ""); resp.StatusCode != 204 {
+		t.Errorf("delete: %d", resp.StatusCode)
+	}
+	if resp, _ := s.do("GET", "/Patient/"+id, ""); resp.StatusCode != 410 {
+		t.Errorf("read after delete: %d; want 410", resp.StatusCode)
+	}
+	resp, h := s.do("GET", "/Patient/"+id+"/_history", "")
+	if resp.StatusCode != 200 || h["type"] != "history" || h["total"] != float64(3) {
+		t.Fatalf("history: %d %v", resp.StatusCode, h)
+	}
+	// Re-creating with PUT after delete gives version 4.
+	if resp, _ := s.do("PUT", "/Patient/"+id, upd); resp.StatusCode != 201 && resp.StatusCode != 200 {
+		t.Errorf("put after delete: %d", resp.StatusCode)
+	}
+}
+
+func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func TestErrors(t *testing.T) {
+	s := newServer(t)
+	tests := []struct {
+		name, method, path, body string
+		hdr                      []string
+		status                   int
+		code                     string
+	}{
+		{"malformed JSON", "POST", "/Patient", `{"resourceType":`, nil, 400, "structure"},
+		{"not an object", "POST", "/Patient", `[]`, nil, 400, "structure"},
+		{"type mismatch", "POST", "/Patient", `{"resourceType":"Observation","status":"final","code":{"text":"x"}}`, nil, 400, "invalid"},
+		{"invalid resource", "POST", "/Observation", `{"resourceType":"Observation","code":{"text":"x"}}`, nil, 422, "required"},
+		{"impossible date", "POST", "/Patient", `{"resourceType":"Patient","birthDate":"2023-02-30"}`, nil, 422, ""},
+		{"unsupported type", "GET", "/Basic/x", "", nil, 404, "not-supported"},
+		{"missing", "GET", "/Patient/nope", "", nil, 404, "not-found"},
+		{"bad version", "GET", "/Patient/nope/_history/x", "", nil, 404, "not-found"},
+		{"xml wanted", "GET", "/metadata", "", []string{"Accept", "application/fhir+xml"}, 406, "not-supported"},
+		{"xml sent", "POST", "/Patient", `<Patient/>`, []string{"Content-Type", "application/fhir+xml"}, 415, "not-supported"},
+		{"update id mismatch", "PUT", "/Patient/a", `{"resourceType":"Patient","id":"b"}`, nil, 400, "invalid"},
+		{"delete missing", "DELETE", "/Patient/nope", "", nil, 404, "not-found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, oo := s.do(tt.method, tt.path, tt.body, tt.hdr...)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d; want %d (%v)", resp.StatusCode, tt.status, oo)
+			}
+			if oo["resourceType"] != "OperationOutcome" {
+				t.Fatalf("not an OperationOutcome: %v", oo)
+			}
+			issues, _ := oo["issue"].([]any)
+			if tt.code != "" && (len(issues) == 0 || issues[0].(map[string]any)["code"] != tt.code) {
+				t.Errorf("issues %v; want code %s", issues, tt.code)
+			}
+		})
+	}
+}
+
+func TestVerifyProof(t *testing.T) {
+	s := newServer(t)
+	_, p := s.do("POST", "/Patient", patient)
+	id := p["id"].(string)
+	resp, params := s.do("GET", "/Patient/"+id+"/_history/1/$verify", "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("$verify: %d %v", resp.StatusCode, params)
+	}
+	vals := map[string]any{}
+	for _, x := range params["parameter"].([]any) {
+		m := x.(map[string]any)
+		for k, v := range m {
+			if k != "name" {
+				vals[m["name"].(string)] = v
+			}
+		}
+	}
+	if vals["verified"] != true || vals["anchoredHash"] != vals["storedHash"] {
+		t.Fatalf("$verify = %v", vals)
+	}
+	var ans client.TxAnswer
+	if err := json.Unmarshal([]byte(vals["proof"].(string)), &ans); err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]ed25519.PublicKey{}
+	for _, v := range s.doc.Validators {
+		pub, _ := identity.ParsePublicKey(v.PublicKey)
+		keys[identity.KeyIDOf(pub)] = pub
+	}
+	txh, _ := client.ParseHash(vals["transaction"].(string))
+	if _, err := client.VerifyTx(ans, txh, s.doc.ChainID, keys); err != nil {
+		t.Fatalf("the anchoring transaction's proof does not verify: %v", err)
+	}
+}
+
+// TestNoPHIAtRest writes a synthetic patient and scans every file of the
+// node (ledger, records, keys), the logs and the metrics for the patient's
+// name, identifier and birth date.
+func TestNoPHIAtRest(t *testing.T) {
+	s := newServer(t)
+	resp, p := s.do("POST", "/Patient", patient)
+	if resp.StatusCode != 201 {
+		t.Fatal(p)
+	}
+	id := p["id"].(string)
+	obs := `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"29463-7"}]},` +
+		`"subject":{"reference":"Patient/` + id + `","display":"Jane Q. ` + phiName + `"},"valueQuantity":{"value":70,"unit":"kg","system":"http://unitsofmeasure.org","code":"kg"}}`
+	if resp, b := s.do("POST", "/Observation", obs); resp.StatusCode != 201 {
+		t.Fatal(b)
+	}
+	s.do("POST", "/Observation", `{"resourceType":"Observation","code":{"text":"`+phiName+`"}}`) // rejected: its diagnostics must not echo it
+	mresp, _ := http.Get(strings.TrimSuffix(s.url, "/fhir") + "/metrics")
+	metrics, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	s.n.Close() // flush everything to files
+	needles := []string{phiName, phiMRN, phiBirth} // ids are server-assigned UUIDs, not personal data
+	check := func(where string, b []byte) {
+		for _, n := range needles {
+			if bytes.Contains(b, []byte(n)) {
+				t.Errorf("%s contains %q in clear", where, n)
+			}
+		}
+	}
+	check("logs", s.logs.Bytes())
+	check("metrics", metrics)
+	filepath.WalkDir(s.dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err == nil {
+			check(path, b)
+		}
+		return nil
+	})
+}

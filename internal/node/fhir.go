@@ -1,0 +1,128 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+
+	"github.com/medledger/medledger/client"
+	"github.com/medledger/medledger/internal/api/fhirapi"
+	recordsc "github.com/medledger/medledger/internal/contracts/records"
+	"github.com/medledger/medledger/internal/crypt"
+	"github.com/medledger/medledger/internal/fhir"
+	"github.com/medledger/medledger/internal/fhir/validate"
+	"github.com/medledger/medledger/internal/identity"
+	"github.com/medledger/medledger/internal/ledger"
+	"github.com/medledger/medledger/internal/records"
+)
+
+// fhirParts is the FHIR side of a node: the encrypted records store, the
+// keyring, the records service and the HTTP API.
+type fhirParts struct {
+	store   *records.Store
+	keys    *crypt.Keyring
+	service *records.Service
+	api     *fhirapi.Server
+}
+
+// serviceMember returns the genesis member with the system role in the
+// node's organisation: the identity that signs record anchors.
+func (n *Node) serviceMember() (string, bool) {
+	val, _ := n.genesis.ValidatorByKeyID(n.key.KeyID())
+	for _, m := range n.genesis.Members {
+		if m.Org == val.Org && slices.Contains(m.Roles, string(identity.RoleSystem)) {
+			return m.ID, true
+		}
+	}
+	return "", false
+}
+
+// openFHIR opens the records store and builds the FHIR API. A home made
+// before records existed (no system member) serves the ledger only.
+func (n *Node) openFHIR() error {
+	id, ok := n.serviceMember()
+	if !ok {
+		n.log.Warn("no member with the system role for this node's organisation in the genesis: the FHIR API is disabled")
+		return nil
+	}
+	svcKey, err := n.home.LoadSigner(n.home.MemberKey(id), n.cfg.MasterKeyEnv)
+	if err != nil {
+		return fmt.Errorf("service key of %s: %w", id, err)
+	}
+	mk, err := n.home.MasterKeyValue(n.cfg.MasterKeyEnv)
+	if err != nil {
+		return err
+	}
+	rs, err := records.Open(records.Options{Dir: filepath.Join(n.home.Dir, "data", "records"), Logger: n.log})
+	if err != nil {
+		return err
+	}
+	kr, err := crypt.New(mk, rs.Keys(), crypt.Options{})
+	if err != nil {
+		rs.Close()
+		return fmt.Errorf("records keyring: %w", err)
+	}
+	rs.SetSealer(kr)
+	v, err := validate.New()
+	if err != nil {
+		rs.Close()
+		return err
+	}
+	val, _ := n.genesis.ValidatorByKeyID(n.key.KeyID())
+	chainID := n.genesis.ChainID
+	svc := records.NewService(records.Config{
+		Store:  rs,
+		Ledger: nodeLedger{n},
+		Anchor: func(w recordsc.Write) ([]byte, error) {
+			p, err := json.Marshal(w)
+			if err != nil {
+				return nil, err
+			}
+			raw, _, err := client.Sign(client.Tx{ChainID: chainID, Contract: "records", Method: "write", Payload: p, Signer: id}, svcKey)
+			return raw, err
+		},
+		Pseudonym: kr.Pseudonym,
+		Validate:  func(r *fhir.Resource) []fhir.Issue { return v.Validate(r) },
+		Org:       val.Org,
+	})
+	n.fhir = &fhirParts{store: rs, keys: kr, service: svc}
+	n.fhir.api = fhirapi.New(fhirapi.Deps{Service: svc, Proof: n.api.TxProof, Logger: n.log})
+	return nil
+}
+
+// sweepFHIR removes record versions a crash left unanchored; it needs the
+// sequencer's state, so it runs after Open, before serving.
+func (n *Node) sweepFHIR() error {
+	if n.fhir == nil {
+		return nil
+	}
+	k, err := n.fhir.service.Sweep()
+	if k > 0 {
+		n.log.Warn("removed record versions that were never anchored (a crash between write and anchor)", "count", k)
+	}
+	return err
+}
+
+// nodeLedger adapts the node to records.Ledger.
+type nodeLedger struct{ n *Node }
+
+func (l nodeLedger) Submit(ctx context.Context, raw []byte) (ledger.Receipt, error) {
+	return l.n.seq.Submit(ctx, raw)
+}
+
+func (l nodeLedger) Get(key []byte) ([]byte, bool, error) { return l.n.store.Get(key) }
+
+// rootHandler routes /fhir/ to the FHIR API and the rest to the ledger API.
+func (n *Node) rootHandler() http.Handler {
+	if n.fhir == nil {
+		return n.api
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/fhir/", n.fhir.api)
+	mux.Handle("/fhir", http.RedirectHandler("/fhir/metadata", http.StatusSeeOther))
+	mux.Handle("/", n.api)
+	return mux
+}
