@@ -226,7 +226,7 @@ func TestNoPHIAtRest(t *testing.T) {
 	mresp, _ := http.Get(strings.TrimSuffix(s.url, "/fhir") + "/metrics")
 	metrics, _ := io.ReadAll(mresp.Body)
 	mresp.Body.Close()
-	s.n.Close() // flush everything to files
+	s.n.Close()                                    // flush everything to files
 	needles := []string{phiName, phiMRN, phiBirth} // ids are server-assigned UUIDs, not personal data
 	check := func(where string, b []byte) {
 		for _, n := range needles {
