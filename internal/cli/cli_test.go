@@ -273,3 +273,29 @@ func TestKeyNewAndShow(t *testing.T) {
 		t.Errorf("short passphrase accepted: %s", stderr)
 	}
 }
+
+func TestSynthPatientsDeterministic(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	for _, dir := range []string{a, b} {
+		if code, _, stderr := run(t, "synth", "patients", "--n", "3", "--seed", "42", "--out", dir, "--json"); code != 0 {
+			t.Fatalf("synth: exit %d: %s", code, stderr)
+		}
+	}
+	for i := 1; i <= 3; i++ {
+		name := fmt.Sprintf("patient-%06d.json", i)
+		x, err1 := os.ReadFile(filepath.Join(a, name))
+		y, err2 := os.ReadFile(filepath.Join(b, name))
+		if err1 != nil || err2 != nil || !bytes.Equal(x, y) {
+			t.Fatalf("%s differs between runs with the same seed (%v %v)", name, err1, err2)
+		}
+		var bundle struct {
+			ResourceType, Type string
+		}
+		if err := json.Unmarshal(x, &bundle); err != nil || bundle.ResourceType != "Bundle" || bundle.Type != "transaction" {
+			t.Fatalf("%s is not a transaction Bundle: %v", name, err)
+		}
+	}
+	if code, _, _ := run(t, "synth", "patients", "--n", "-1", "--out", a); code == 0 {
+		t.Error("synth with --n -1 succeeded")
+	}
+}
