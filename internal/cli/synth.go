@@ -86,4 +86,3 @@ func newSynthCmd(g *globals) *cobra.Command {
 	c.AddCommand(p)
 	return c
 }
-
