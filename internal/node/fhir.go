@@ -122,7 +122,7 @@ func (n *Node) rootHandler() http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/fhir/", n.fhir.api)
-	mux.Handle("/fhir", http.RedirectHandler("/fhir/metadata", http.StatusSeeOther))
+	mux.Handle("/fhir", n.fhir.api) // POST [base] (Bundles); GET answers 404 OperationOutcome
 	mux.Handle("/", n.api)
 	return mux
 }

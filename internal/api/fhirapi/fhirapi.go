@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Timeout bounds one write (validation, encryption, anchoring).
 	Timeout time.Duration
+	// Find runs a search and returns matching ids (conditional create);
+	// nil: conditional create is not offered.
+	Find func(typ string, q url.Values) ([]string, error)
 }
 
 // Server is the FHIR HTTP handler.
@@ -65,6 +69,8 @@ func New(d Deps) *Server {
 	}
 	s := &Server{deps: d, mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /fhir/metadata", s.metadata)
+	s.mux.HandleFunc("POST /fhir/{$}", s.postBundle)
+	s.mux.HandleFunc("POST /fhir", s.postBundle)
 	s.mux.HandleFunc("POST /fhir/{type}", s.create)
 	s.mux.HandleFunc("GET /fhir/{type}/{id}", s.read)
 	s.mux.HandleFunc("PUT /fhir/{type}/{id}", s.update)
@@ -257,8 +263,12 @@ func base(r *http.Request) string {
 	return scheme + "://" + r.Host + "/fhir"
 }
 
+func contextFor(r *http.Request, s *Server) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), s.deps.Timeout)
+}
+
 func (s *Server) write(w http.ResponseWriter, r *http.Request, ops []rec.Op) ([]rec.Written, bool) {
-	ctx, cancel := context.WithTimeout(r.Context(), s.deps.Timeout)
+	ctx, cancel := contextFor(r, s)
 	defer cancel()
 	out, err := s.deps.Service.Apply(ctx, s.deps.Actor(r), ops)
 	if err != nil {

@@ -248,3 +248,45 @@ func TestNoPHIAtRest(t *testing.T) {
 		return nil
 	})
 }
+
+func TestTransactionBundle(t *testing.T) {
+	s := newServer(t)
+	bundle := `{"resourceType":"Bundle","type":"transaction","entry":[
+	 {"fullUrl":"urn:uuid:11111111-1111-4111-8111-111111111111","resource":` + patient + `,"request":{"method":"POST","url":"Patient"}},
+	 {"fullUrl":"urn:uuid:22222222-2222-4222-8222-222222222222","resource":{"resourceType":"Observation","status":"final",
+	   "code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"urn:uuid:11111111-1111-4111-8111-111111111111"},
+	   "valueQuantity":{"value":72,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}},"request":{"method":"POST","url":"Observation"}}]}`
+	resp, b := s.do("POST", "", bundle)
+	if resp.StatusCode != 200 || b["type"] != "transaction-response" {
+		t.Fatalf("transaction: %d %v", resp.StatusCode, b)
+	}
+	entries := b["entry"].([]any)
+	loc0 := entries[0].(map[string]any)["response"].(map[string]any)["location"].(string)
+	loc1 := entries[1].(map[string]any)["response"].(map[string]any)["location"].(string)
+	pid := strings.Split(loc0, "/")[1]
+	_, obs := s.do("GET", "/"+strings.Join(strings.Split(loc1, "/")[:2], "/"), "")
+	if ref := obs["subject"].(map[string]any)["reference"]; ref != "Patient/"+pid {
+		t.Errorf("urn:uuid reference resolved to %v; want Patient/%s", ref, pid)
+	}
+	// All or nothing: an invalid entry rejects the whole transaction.
+	bad := strings.Replace(bundle, `"status":"final",`, ``, 1)
+	before := s.n.Store().Height()
+	if resp, b := s.do("POST", "", bad); resp.StatusCode != 422 {
+		t.Fatalf("invalid transaction: %d %v", resp.StatusCode, b)
+	}
+	if s.n.Store().Height() != before {
+		t.Error("a rejected transaction changed the ledger")
+	}
+	// Batch: each entry on its own.
+	batch := strings.Replace(bad, `"type":"transaction"`, `"type":"batch"`, 1)
+	resp, b = s.do("POST", "", batch)
+	if resp.StatusCode != 200 || b["type"] != "batch-response" {
+		t.Fatalf("batch: %d %v", resp.StatusCode, b)
+	}
+	es := b["entry"].([]any)
+	st0 := es[0].(map[string]any)["response"].(map[string]any)["status"]
+	st1 := es[1].(map[string]any)["response"].(map[string]any)["status"]
+	if st0 != "201 Created" || st1 != "422" {
+		t.Errorf("batch statuses %v, %v; want 201 Created, 422", st0, st1)
+	}
+}

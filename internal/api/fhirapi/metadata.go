@@ -55,8 +55,9 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		"fhirVersion": fhir.Version,
 		"format":      []string{"application/fhir+json", "json"},
 		"rest": []any{map[string]any{
-			"mode":     "server",
-			"resource": resources,
+			"mode":        "server",
+			"resource":    resources,
+			"interaction": []any{map[string]any{"code": "transaction"}, map[string]any{"code": "batch"}},
 		}},
 	})
 }
