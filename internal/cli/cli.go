@@ -80,7 +80,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("MEDLEDGER_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env MEDLEDGER_LOG_LEVEL)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", envOr("MEDLEDGER_LOG_FORMAT", ""), "log format: text or json (default: text on a terminal, json otherwise)")
 	root.AddCommand(
-		newInitCmd(g), newServeCmd(g), newDemoCmd(g), newVerifyCmd(g), newBenchCmd(g), newProofCmd(g), newBackupCmd(g), newRestoreCmd(g), newKeyCmd(g), newSynthCmd(g),
+		newInitCmd(g), newServeCmd(g), newDemoCmd(g), newVerifyCmd(g), newBenchCmd(g), newProofCmd(g), newBackupCmd(g), newRestoreCmd(g), newKeyCmd(g), newSynthCmd(g), newImportCmd(g),
 	)
 	return root
 }

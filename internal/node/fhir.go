@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/medledger/medledger/client"
 	"github.com/medledger/medledger/internal/api/fhirapi"
 	recordsc "github.com/medledger/medledger/internal/contracts/records"
 	"github.com/medledger/medledger/internal/crypt"
 	"github.com/medledger/medledger/internal/fhir"
+	"github.com/medledger/medledger/internal/fhir/search"
 	"github.com/medledger/medledger/internal/fhir/validate"
 	"github.com/medledger/medledger/internal/identity"
 	"github.com/medledger/medledger/internal/ledger"
@@ -25,6 +27,7 @@ type fhirParts struct {
 	store   *records.Store
 	keys    *crypt.Keyring
 	service *records.Service
+	index   *search.Index
 	api     *fhirapi.Server
 }
 
@@ -73,7 +76,9 @@ func (n *Node) openFHIR() error {
 	}
 	val, _ := n.genesis.ValidatorByKeyID(n.key.KeyID())
 	chainID := n.genesis.ChainID
+	ix := new(search.Index)
 	svc := records.NewService(records.Config{
+		Index:  ix,
 		Store:  rs,
 		Ledger: nodeLedger{n},
 		Anchor: func(w recordsc.Write) ([]byte, error) {
@@ -88,8 +93,8 @@ func (n *Node) openFHIR() error {
 		Validate:  func(r *fhir.Resource) []fhir.Issue { return v.Validate(r) },
 		Org:       val.Org,
 	})
-	n.fhir = &fhirParts{store: rs, keys: kr, service: svc}
-	n.fhir.api = fhirapi.New(fhirapi.Deps{Service: svc, Proof: n.api.TxProof, Logger: n.log})
+	n.fhir = &fhirParts{store: rs, keys: kr, service: svc, index: ix}
+	n.fhir.api = fhirapi.New(fhirapi.Deps{Service: svc, Proof: n.api.TxProof, Logger: n.log, Index: ix})
 	return nil
 }
 
@@ -102,6 +107,14 @@ func (n *Node) sweepFHIR() error {
 	k, err := n.fhir.service.Sweep()
 	if k > 0 {
 		n.log.Warn("removed record versions that were never anchored (a crash between write and anchor)", "count", k)
+	}
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	indexed, err := n.fhir.service.Rebuild()
+	if indexed > 0 {
+		n.log.Info("search index rebuilt in memory", "resources", indexed, "seconds", time.Since(start).Seconds())
 	}
 	return err
 }

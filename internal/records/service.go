@@ -45,6 +45,14 @@ type Config struct {
 	Org string
 	// Now is the clock for meta.lastUpdated; default time.Now.
 	Now func() time.Time
+	// Index, if set, is kept up to date with every anchored write.
+	Index Indexer
+}
+
+// Indexer is a search index over the latest versions (*search.Index).
+type Indexer interface {
+	Put(typ, id string, version uint64, lastUpdated time.Time, tree map[string]any)
+	Delete(typ, id string)
 }
 
 // Service is the FHIR record write and read path. Safe for concurrent use.
@@ -335,7 +343,85 @@ func (s *Service) Apply(ctx context.Context, author string, ops []Op) ([]Written
 	for i := range out {
 		out[i].Tx, out[i].Height = rc.TxHash, rc.Height
 	}
+	if ix := s.cfg.Index; ix != nil {
+		trees := map[string]map[string]any{}
+		for _, op := range ops {
+			if op.Resource != nil {
+				trees[op.Resource.Type+"/"+op.Resource.ID] = op.Resource.Tree
+			}
+		}
+		for _, w := range out {
+			if w.Meta.Deleted {
+				ix.Delete(w.Meta.Type, w.Meta.ID)
+			} else if t := trees[w.Meta.Type+"/"+w.Meta.ID]; t != nil {
+				ix.Put(w.Meta.Type, w.Meta.ID, w.Meta.Version, w.Meta.LastUpdated, t)
+			}
+		}
+	}
 	return out, nil
+}
+
+// Rebuild loads the latest anchored version of every resource into the
+// index (the index lives in memory only, so no personal data is ever
+// written to disk unencrypted). Versions whose key was shredded are
+// skipped. It returns how many resources were indexed.
+func (s *Service) Rebuild() (int, error) {
+	ix := s.cfg.Index
+	if ix == nil {
+		return 0, nil
+	}
+	type latest struct {
+		m  Meta
+		js []byte
+	}
+	var cur *latest
+	n := 0
+	flush := func() error {
+		if cur == nil {
+			return nil
+		}
+		c := cur
+		cur = nil
+		h, err := s.Head(c.m.Type, c.m.ID)
+		if err != nil {
+			return err
+		}
+		if h == nil || h.Deleted || c.js == nil {
+			return nil
+		}
+		if h.Version != c.m.Version {
+			// The newest stored version is not the anchored head (an orphan
+			// not yet swept): index the anchored one.
+			m, js, err := s.cfg.Store.Get(c.m.Type, c.m.ID, h.Version)
+			if err != nil || js == nil {
+				return nil
+			}
+			c = &latest{m: m, js: js}
+		}
+		r, err := fhir.Parse(c.js)
+		if err != nil {
+			return fmt.Errorf("rebuild index: %s/%s: %w", c.m.Type, c.m.ID, err)
+		}
+		ix.Put(c.m.Type, c.m.ID, c.m.Version, c.m.LastUpdated, r.Tree)
+		n++
+		return nil
+	}
+	err := s.cfg.Store.Each(func(m Meta, js []byte, openErr error) error {
+		if cur != nil && (cur.m.Type != m.Type || cur.m.ID != m.ID) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if openErr != nil {
+			js = nil // shredded or unreadable: not searchable
+		}
+		cur = &latest{m: m, js: js}
+		return nil
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, flush()
 }
 
 func metas(vs []Version) []Meta {

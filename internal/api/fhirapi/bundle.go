@@ -11,6 +11,7 @@ import (
 
 	"github.com/medledger/medledger/internal/contracts/records"
 	"github.com/medledger/medledger/internal/fhir"
+	"github.com/medledger/medledger/internal/fhir/search"
 	rec "github.com/medledger/medledger/internal/records"
 )
 
@@ -90,7 +91,7 @@ func (s *Server) plan(entries []bundleEntry) ([]planned, *apiError) {
 		path := strings.TrimPrefix(e.Request.URL, "/")
 		typ, id, _ := strings.Cut(path, "/")
 		if q := strings.IndexByte(typ, '?'); q >= 0 {
-			typ = typ[:q]
+			typ, id = typ[:q], ""
 		}
 		if !fhir.Supported(typ) {
 			return nil, outcome(http.StatusBadRequest, "not-supported", where+".request.url", "resource type %q is not supported here", typ)
@@ -123,8 +124,24 @@ func (s *Server) plan(entries []bundleEntry) ([]planned, *apiError) {
 				}
 			}
 		} else {
+			if _, query, cond := strings.Cut(path, "?"); cond && id == "" {
+				// Conditional update: no match creates, one match updates
+				// it, several are an error (FHIR 3.1.0.4.1).
+				m, err := s.findOne(typ, query)
+				if err != nil {
+					return nil, err
+				}
+				if m != nil {
+					id = m.ID
+				} else if res.ID != "" {
+					id = res.ID
+				} else {
+					id = rec.NewID()
+				}
+				res.ID = id
+			}
 			if id == "" || strings.Contains(id, "?") {
-				return nil, outcome(http.StatusBadRequest, "not-supported", where+".request.url", "conditional update is not supported; name the resource")
+				return nil, outcome(http.StatusBadRequest, "invalid", where+".request.url", "PUT needs Type/id or a conditional Type?query")
 			}
 			if res.ID != id {
 				return nil, outcome(http.StatusBadRequest, "invalid", where+".resource.id", "the resource's id must equal the id in request.url")
@@ -176,17 +193,19 @@ func rewriteRefs(v any, ids map[string]string) {
 // findOne resolves a conditional create's search: nil when nothing
 // matches, an error when several do.
 func (s *Server) findOne(typ, query string) (*rec.Meta, *apiError) {
-	if s.deps.Find == nil {
+	if s.deps.Index == nil {
 		return nil, outcome(http.StatusNotImplemented, "not-supported", "", "conditional create needs search, which this server does not offer")
 	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
 		return nil, outcome(http.StatusBadRequest, "invalid", "", "ifNoneExist is not a query string")
 	}
-	ids, err := s.deps.Find(typ, q)
+	q.Set("_count", "2")
+	res, err := s.deps.Index.Search(typ, q, search.Options{Strict: true})
 	if err != nil {
 		return nil, outcome(http.StatusBadRequest, "invalid", "", "ifNoneExist: %v", err)
 	}
+	ids := res.IDs
 	switch len(ids) {
 	case 0:
 		return nil, nil
@@ -211,7 +230,24 @@ func entryResponse(status string, m rec.Meta, r *http.Request) map[string]any {
 	return map[string]any{"response": resp}
 }
 
+// conditional reports whether any entry is a conditional create or update:
+// their search and their write must be atomic together.
+func conditional(entries []bundleEntry) bool {
+	for _, e := range entries {
+		if e.Request.IfNoneExist != "" || strings.Contains(e.Request.URL, "?") {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Server) transaction(w http.ResponseWriter, r *http.Request, entries []bundleEntry) {
+	if conditional(entries) {
+		// Two concurrent transactions must not both find "no match" and
+		// both create. Writes hold the lock until anchored and indexed.
+		s.condMu.Lock()
+		defer s.condMu.Unlock()
+	}
 	plan, e := s.plan(entries)
 	if e != nil {
 		s.fail(w, r, e)
@@ -261,14 +297,27 @@ func (s *Server) transaction(w http.ResponseWriter, r *http.Request, entries []b
 func (s *Server) batch(w http.ResponseWriter, r *http.Request, entries []bundleEntry) {
 	out := make([]any, len(entries))
 	for i := range entries {
+		if conditional(entries[i : i+1]) {
+			s.condMu.Lock()
+		}
+		s.batchEntry(w, r, entries, out, i)
+		if conditional(entries[i : i+1]) {
+			s.condMu.Unlock()
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"resourceType": "Bundle", "type": "batch-response", "entry": out})
+}
+
+func (s *Server) batchEntry(w http.ResponseWriter, r *http.Request, entries []bundleEntry, out []any, i int) {
+	{
 		plan, e := s.plan(entries[i : i+1])
 		if e != nil {
 			out[i] = map[string]any{"response": map[string]any{"status": fmt.Sprintf("%d", e.status), "outcome": fhir.OperationOutcome(e.issues...)}}
-			continue
+			return
 		}
 		if plan[0].exists != nil {
 			out[i] = entryResponse("200 OK", *plan[0].exists, r)
-			continue
+			return
 		}
 		ctx, cancel := contextFor(r, s)
 		ws, err := s.deps.Service.Apply(ctx, s.deps.Actor(r), []rec.Op{plan[0].op})
@@ -276,7 +325,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, entries []bundleE
 		if err != nil {
 			ae := s.classify(err)
 			out[i] = map[string]any{"response": map[string]any{"status": fmt.Sprintf("%d", ae.status), "outcome": fhir.OperationOutcome(ae.issues...)}}
-			continue
+			return
 		}
 		st := "200 OK"
 		if plan[0].op.Kind == records.OpCreate || ws[0].Meta.Version == 1 {
@@ -287,5 +336,4 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, entries []bundleE
 		}
 		out[i] = entryResponse(st, ws[0].Meta, r)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"resourceType": "Bundle", "type": "batch-response", "entry": out})
 }

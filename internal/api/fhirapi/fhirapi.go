@@ -20,14 +20,15 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/medledger/medledger/internal/api/apitype"
 	"github.com/medledger/medledger/internal/contracts/records"
 	"github.com/medledger/medledger/internal/fhir"
+	"github.com/medledger/medledger/internal/fhir/search"
 	"github.com/medledger/medledger/internal/ledger"
 	rec "github.com/medledger/medledger/internal/records"
 )
@@ -42,15 +43,18 @@ type Deps struct {
 	Logger *slog.Logger
 	// Timeout bounds one write (validation, encryption, anchoring).
 	Timeout time.Duration
-	// Find runs a search and returns matching ids (conditional create);
-	// nil: conditional create is not offered.
-	Find func(typ string, q url.Values) ([]string, error)
+	// Index answers searches and conditional creates; nil: neither is
+	// offered.
+	Index *search.Index
 }
 
 // Server is the FHIR HTTP handler.
 type Server struct {
 	deps Deps
 	mux  *http.ServeMux
+	// condMu serialises conditional creates and updates from their search
+	// to their anchored, indexed write.
+	condMu sync.Mutex
 }
 
 // ContentType is the media type of every answer.
@@ -72,6 +76,8 @@ func New(d Deps) *Server {
 	s.mux.HandleFunc("POST /fhir/{$}", s.postBundle)
 	s.mux.HandleFunc("POST /fhir", s.postBundle)
 	s.mux.HandleFunc("POST /fhir/{type}", s.create)
+	s.mux.HandleFunc("GET /fhir/{type}", s.searchType)
+	s.mux.HandleFunc("POST /fhir/{type}/_search", s.searchType)
 	s.mux.HandleFunc("GET /fhir/{type}/{id}", s.read)
 	s.mux.HandleFunc("PUT /fhir/{type}/{id}", s.update)
 	s.mux.HandleFunc("DELETE /fhir/{type}/{id}", s.delete)

@@ -290,3 +290,73 @@ func TestTransactionBundle(t *testing.T) {
 		t.Errorf("batch statuses %v, %v; want 201 Created, 422", st0, st1)
 	}
 }
+
+func TestSearchAndConditional(t *testing.T) {
+	s := newServer(t)
+	_, p := s.do("POST", "/Patient", patient)
+	pid := p["id"].(string)
+	for i, code := range []string{"8867-4", "8867-4", "29463-7"} {
+		obs := `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"` + code + `"}]},` +
+			`"subject":{"reference":"Patient/` + pid + `"},"effectiveDateTime":"2024-0` + string(rune('1'+i)) + `-15T10:00:00Z"}`
+		if resp, b := s.do("POST", "/Observation", obs); resp.StatusCode != 201 {
+			t.Fatal(b)
+		}
+	}
+	tests := []struct {
+		query string
+		total float64
+	}{
+		{"/Observation?patient=" + pid, 3},
+		{"/Observation?subject=Patient/" + pid + "&code=http://loinc.org|8867-4", 2},
+		{"/Observation?date=ge2024-02-01", 2},
+		{"/Observation?date=lt2024-02", 1},
+		{"/Patient?name=testpat", 1},
+		{"/Patient?family=Testpatient&birthdate=" + phiBirth, 1},
+		{"/Patient?identifier=urn:oid:1.2.36.146.595.217.0.1|" + phiMRN, 1},
+		{"/Patient?gender=male", 0},
+	}
+	for _, tt := range tests {
+		resp, b := s.do("GET", tt.query, "")
+		if resp.StatusCode != 200 || b["type"] != "searchset" || b["total"] != tt.total {
+			t.Errorf("GET %s: %d total %v; want %v", tt.query, resp.StatusCode, b["total"], tt.total)
+		}
+	}
+	// Paging with next links, and _include of the patient.
+	resp, b := s.do("GET", "/Observation?patient="+pid+"&_count=2&_include=Observation:patient", "")
+	var next string
+	for _, l := range b["link"].([]any) {
+		if l.(map[string]any)["relation"] == "next" {
+			next = l.(map[string]any)["url"].(string)
+		}
+	}
+	modes := map[string]int{}
+	for _, e := range b["entry"].([]any) {
+		modes[e.(map[string]any)["search"].(map[string]any)["mode"].(string)]++
+	}
+	if resp.StatusCode != 200 || next == "" || modes["match"] != 2 || modes["include"] != 1 {
+		t.Errorf("paged search: next %q modes %v", next, modes)
+	}
+	// Unknown parameters: reported leniently, refused strictly.
+	_, b = s.do("GET", "/Patient?colour=blue", "")
+	es, _ := b["entry"].([]any)
+	if len(es) == 0 || es[len(es)-1].(map[string]any)["search"].(map[string]any)["mode"] != "outcome" {
+		t.Errorf("unknown parameter not reported in an outcome entry: %v", b)
+	}
+	if resp, _ := s.do("GET", "/Patient?colour=blue", "", "Prefer", "handling=strict"); resp.StatusCode != 400 {
+		t.Errorf("strict unknown parameter: %d; want 400", resp.StatusCode)
+	}
+	if resp, _ := s.do("GET", "/Observation?date=notadate", ""); resp.StatusCode != 400 {
+		t.Errorf("bad date: %d; want 400", resp.StatusCode)
+	}
+	// Conditional create and update in a transaction.
+	cond := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + patient + `,"request":{"method":"POST","url":"Patient","ifNoneExist":"identifier=urn:oid:1.2.36.146.595.217.0.1|` + phiMRN + `"}}]}`
+	_, b = s.do("POST", "", cond)
+	loc := b["entry"].([]any)[0].(map[string]any)["response"].(map[string]any)["location"].(string)
+	if !strings.HasPrefix(loc, "Patient/"+pid+"/") {
+		t.Errorf("conditional create made %s; want the existing Patient/%s", loc, pid)
+	}
+	upd := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient","gender":"other"},"request":{"method":"PUT","url":"Patient?identifier=urn:oid:9.9|nobody"}}]}`
+	if resp, b := s.do("POST", "", upd); resp.StatusCode != 200 {
+		t.Errorf("conditional update (no match → create): %d %v", resp.StatusCode, b)
+	}
+}

@@ -5,13 +5,22 @@ import (
 	"time"
 
 	"github.com/medledger/medledger/internal/fhir"
+	"github.com/medledger/medledger/internal/fhir/search"
 )
 
 // interactions lists the type-level and instance-level interactions this
 // server implements for every supported type. The CapabilityStatement is
 // built from it, so it never claims what the routes do not do; extend both
 // together.
-var interactions = []string{"read", "vread", "update", "delete", "history-instance", "create"}
+var interactions = []string{"read", "vread", "update", "delete", "history-instance", "create", "search-type"}
+
+func searchParams(t string) []any {
+	var out []any
+	for _, p := range search.Params(t) {
+		out = append(out, map[string]any{"name": p.Name, "type": p.Type})
+	}
+	return out
+}
 
 // started is reported as the CapabilityStatement date.
 var started = time.Now().UTC()
@@ -30,7 +39,9 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 			"versioning":        "versioned-update",
 			"readHistory":       true,
 			"updateCreate":      true,
-			"conditionalCreate": false,
+			"conditionalCreate": true,
+			"searchParam":       searchParams(t),
+			"searchInclude":     []string{t + ":patient", t + ":subject"},
 			"conditionalUpdate": false,
 			"conditionalDelete": "not-supported",
 			"operation": []any{map[string]any{
