@@ -18,6 +18,7 @@ import (
 // nodeFlags are the flags that override node configuration.
 type nodeFlags struct {
 	addr      string
+	mllp      string
 	maxTxs    int
 	maxDelay  time.Duration
 	queueSize int
@@ -25,6 +26,7 @@ type nodeFlags struct {
 
 func (f *nodeFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.addr, "addr", "", "HTTP listen address (env MEDLEDGER_ADDR; default "+node.DefaultAddr+")")
+	c.Flags().StringVar(&f.mllp, "mllp", "", "also accept HL7 v2 over MLLP on this address, e.g. 127.0.0.1:2575 (env MEDLEDGER_MLLP_ADDR)")
 	c.Flags().IntVar(&f.maxTxs, "max-txs", 0, "most transactions per block (env MEDLEDGER_MAX_TXS; default 2000)")
 	c.Flags().DurationVar(&f.maxDelay, "max-delay", 0, "longest wait to fill a block (env MEDLEDGER_MAX_DELAY; default 2ms)")
 	c.Flags().IntVar(&f.queueSize, "queue-size", 0, "most transactions awaiting commit before answering 503 (env MEDLEDGER_QUEUE_SIZE; default 50000)")
@@ -57,6 +59,7 @@ func loadConfig(c *cobra.Command, dir string, f *nodeFlags) (node.Config, error)
 		return func(s string) error { n, err := strconv.Atoi(s); *dst = n; return err }
 	}
 	env("MEDLEDGER_ADDR", func(s string) error { cfg.Addr = s; return nil })
+	env("MEDLEDGER_MLLP_ADDR", func(s string) error { cfg.MLLPAddr = s; return nil })
 	env("MEDLEDGER_MAX_TXS", atoi(&cfg.Solo.MaxTxs))
 	env("MEDLEDGER_QUEUE_SIZE", atoi(&cfg.Solo.QueueSize))
 	env("MEDLEDGER_MAX_DELAY", func(s string) error {
@@ -69,6 +72,9 @@ func loadConfig(c *cobra.Command, dir string, f *nodeFlags) (node.Config, error)
 		fl := c.Flags()
 		if fl.Changed("addr") {
 			cfg.Addr = f.addr
+		}
+		if fl.Changed("mllp") {
+			cfg.MLLPAddr = f.mllp
 		}
 		if fl.Changed("max-txs") {
 			cfg.Solo.MaxTxs = f.maxTxs

@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/medledger/medledger/internal/hl7v2"
 	"github.com/medledger/medledger/internal/node"
 )
 
@@ -28,7 +29,7 @@ func newImportCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "import FILE|DIR... [--node URL]",
-		Short: "Load FHIR transaction/batch Bundles (.json) and NDJSON (.ndjson) into a running node",
+		Short: "Load FHIR Bundles (.json), NDJSON (.ndjson) and HL7 v2 messages (.hl7, .er7) into a running node",
 		Long: "import posts each .json file (a transaction or batch Bundle, or a single resource) and each line of\n" +
 			"each .ndjson file (grouped into transaction Bundles; resources with an id are PUT, others POSTed) to\n" +
 			"the node's FHIR API. Directories are read recursively. Every write is validated, encrypted and\n" +
@@ -140,7 +141,7 @@ func collect(args []string) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			if !d.IsDir() && (strings.HasSuffix(p, ".json") || strings.HasSuffix(p, ".ndjson")) {
+			if !d.IsDir() && (strings.HasSuffix(p, ".json") || strings.HasSuffix(p, ".ndjson") || isHL7File(p)) {
 				out = append(out, p)
 			}
 			return nil
@@ -153,9 +154,42 @@ func collect(args []string) ([]string, error) {
 	return out, nil
 }
 
+func isHL7File(p string) bool { return strings.HasSuffix(p, ".hl7") || strings.HasSuffix(p, ".er7") }
+
+// hl7Jobs converts each HL7 v2 message of a file to a transaction Bundle.
+func hl7Jobs(path string) ([]importJob, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var jobs []importJob
+	for i, raw := range hl7v2.Split(b) {
+		m, err := hl7v2.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s message %d: %v", path, i+1, err)
+		}
+		bundle, issues, err := hl7v2.Convert(m, hl7v2.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("%s message %d: %v", path, i+1, err)
+		}
+		for _, is := range issues {
+			fmt.Fprintf(os.Stderr, "%s message %d: warning: %s %s\n", path, i+1, strings.Join(is.Expression, ","), is.Diagnostics)
+		}
+		var entries struct {
+			Entry []json.RawMessage `json:"entry"`
+		}
+		json.Unmarshal(bundle, &entries)
+		jobs = append(jobs, importJob{name: fmt.Sprintf("%s message %d", path, i+1), body: bundle, n: len(entries.Entry)})
+	}
+	return jobs, nil
+}
+
 func jobsOf(path string, batch int) ([]importJob, error) {
 	if strings.HasSuffix(path, ".ndjson") {
 		return ndjsonJobs(path, batch)
+	}
+	if isHL7File(path) {
+		return hl7Jobs(path)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

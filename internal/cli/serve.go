@@ -39,6 +39,18 @@ func newServeCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("listen on %s: %w (choose another with --addr)", addr, err)
 			}
 			n.Start()
+			if cfg.MLLPAddr != "" {
+				ml, err := net.Listen("tcp", cfg.MLLPAddr)
+				if err != nil {
+					return fmt.Errorf("MLLP listen on %s: %w", cfg.MLLPAddr, err)
+				}
+				go func() {
+					if err := n.ServeMLLP(c.Context(), ml); err != nil {
+						log.Error("MLLP listener stopped", "err", err)
+					}
+				}()
+				log.Info("accepting HL7 v2 over MLLP", "addr", ml.Addr().String())
+			}
 			log.Info("serving", "addr", ln.Addr().String(), "chain_id", n.Genesis().ChainID, "height", n.Store().Height(), "node_key", n.KeyID())
 			return n.Serve(c.Context(), ln)
 		},

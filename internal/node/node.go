@@ -39,6 +39,8 @@ type Config struct {
 	Home string `json:"-"`
 	// Addr is the HTTP listen address. Default "127.0.0.1:8740".
 	Addr string `json:"addr,omitempty"`
+	// MLLPAddr, if set, is where HL7 v2 messages are accepted over MLLP.
+	MLLPAddr string `json:"mllp_addr,omitempty"`
 	// MasterKeyEnv is the value of MEDLEDGER_MASTER_KEY, if set; it
 	// overrides the home's master.key file.
 	MasterKeyEnv string `json:"-"`
@@ -90,6 +92,11 @@ func (c *Config) Validate() error {
 	if c.Addr != "" {
 		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 			errs = append(errs, fmt.Errorf("addr: %q is not host:port", c.Addr))
+		}
+	}
+	if c.MLLPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MLLPAddr); err != nil {
+			errs = append(errs, fmt.Errorf("mllp_addr: %q is not host:port", c.MLLPAddr))
 		}
 	}
 	if c.Solo.MaxTxs < 0 || c.Solo.MaxTxs > 100000 {
