@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -15,12 +17,13 @@ import (
 	"github.com/medledger/medledger/internal/home"
 	"github.com/medledger/medledger/internal/ledger"
 	"github.com/medledger/medledger/internal/node"
+	"github.com/medledger/medledger/internal/synth"
 )
 
 func newDemoCmd(g *globals) *cobra.Command {
 	var dir string
 	var loadOnly, asJSON bool
-	var docs int
+	var docs, patients int
 	var f nodeFlags
 	c := &cobra.Command{
 		Use:   "demo [--home DIR] [--load-only]",
@@ -85,6 +88,11 @@ func newDemoCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("loading demo data: %w", err)
 				}
+				if patients > 0 {
+					if sum.Patients, sum.SamplePatient, err = loadPatients(c.Context(), g, n, patients); err != nil {
+						return fmt.Errorf("loading synthetic patients: %w", err)
+					}
+				}
 			}
 			st := n.Store()
 			info := map[string]any{
@@ -115,6 +123,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&dir, "home", os.Getenv("MEDLEDGER_HOME"), "home directory (default: a new temporary directory)")
 	c.Flags().BoolVar(&loadOnly, "load-only", false, "write the demo data into the home and exit")
 	c.Flags().IntVar(&docs, "documents", 300, "number of document hashes to anchor")
+	c.Flags().IntVar(&patients, "patients", 200, "number of synthetic patients to load through the FHIR API")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	f.register(c)
 	return c
@@ -141,6 +150,57 @@ func submitter(n *node.Node) demo.Submitter {
 	}
 }
 
+func samplePatient(s *demo.Summary) string {
+	if s == nil || s.SamplePatient == "" {
+		return "PATIENT_ID"
+	}
+	return s.SamplePatient
+}
+
+func samplePatientName(s *demo.Summary) string {
+	if s == nil || s.SamplePatientName == "" {
+		return "smi"
+	}
+	return s.SamplePatientName
+}
+
+// loadPatients generates synthetic patients and applies each as a FHIR
+// transaction through the node.
+func loadPatients(ctx context.Context, g *globals, n *node.Node, count int) (int, string, error) {
+	gen, err := synth.New(synth.Options{N: count, Seed: 1})
+	if err != nil {
+		return 0, "", err
+	}
+	upd, fin := progress(g.stderr, "loading synthetic patients")
+	defer fin()
+	first := ""
+	for i := range count {
+		b, _ := gen.Patient(i)
+		status, body := n.ApplyBundle(ctx, b)
+		if status != http.StatusOK {
+			return i, first, fmt.Errorf("patient %d: status %d", i+1, status)
+		}
+		if first == "" {
+			var resp struct {
+				Entry []struct {
+					Response struct {
+						Location string `json:"location"`
+					} `json:"response"`
+				} `json:"entry"`
+			}
+			json.Unmarshal(body, &resp)
+			for _, e := range resp.Entry {
+				if t, rest, ok := strings.Cut(e.Response.Location, "/"); ok && t == "Patient" {
+					first, _, _ = strings.Cut(rest, "/")
+					break
+				}
+			}
+		}
+		upd(i+1, count)
+	}
+	return count, first, nil
+}
+
 func printDemo(g *globals, dir, base string, n *node.Node, sum *demo.Summary, loadOnly bool) {
 	w := g.stdout
 	st := n.Store()
@@ -151,6 +211,9 @@ func printDemo(g *globals, dir, base string, n *node.Node, sum *demo.Summary, lo
 	if sum != nil {
 		fmt.Fprintf(w, "  loaded:  %d transactions (%d members enrolled, a policy set, documents anchored,\n"+
 			"           a member re-keyed, one suspended; %d transaction refused by design)\n", sum.Txs, len(sum.Members), sum.Rejected)
+		if sum.Patients > 0 {
+			fmt.Fprintf(w, "           %d synthetic patients through the FHIR API, each resource validated, encrypted, anchored\n", sum.Patients)
+		}
 	}
 	tx := "TX_HASH"
 	if sum != nil {
@@ -165,6 +228,10 @@ func printDemo(g *globals, dir, base string, n *node.Node, sum *demo.Summary, lo
 			"curl -s " + base + "/v1/tx/" + tx + "   # a tx, its receipt and inclusion proof",
 			"curl -s " + base + "/v1/members/" + strings.ReplaceAll(n.Genesis().Members[0].ID, " ", "%20"),
 			"curl -s " + base + "/metrics | grep ^medledger_",
+			"curl -s " + base + "/fhir/metadata",
+			"curl -s '" + base + "/fhir/Patient?name=" + samplePatientName(sum) + "&_count=3'",
+			"curl -s '" + base + "/fhir/Observation?patient=" + samplePatient(sum) + "&code=http://loinc.org|29463-7&_sort=-date'",
+			"curl -s '" + base + "/fhir/Patient/" + samplePatient(sum) + "/_history/1/$verify'   # stored = anchored, with proof",
 			"medledger proof --home " + dir + " --node " + base + " --tx " + tx + "   # check the proof yourself",
 			"medledger verify --home " + dir + "   # re-check the whole ledger",
 		} {

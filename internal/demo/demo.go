@@ -54,6 +54,11 @@ type Summary struct {
 	SampleTx   string   `json:"sample_tx"`   // an anchored document's transaction
 	SampleHash string   `json:"sample_hash"` // its document hash
 	Rejected   int      `json:"rejected"`    // transactions refused by design (a suspended signer)
+	// Patients, SamplePatient and SamplePatientName describe the
+	// synthetic patients loaded through the FHIR API (set by the CLI).
+	Patients          int    `json:"patients,omitempty"`
+	SamplePatient     string `json:"sample_patient,omitempty"`
+	SamplePatientName string `json:"-"`
 }
 
 type person struct {

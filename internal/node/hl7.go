@@ -65,3 +65,17 @@ func (n *Node) ServeMLLP(ctx context.Context, ln net.Listener) error {
 	}
 	return s.Serve(ctx, ln)
 }
+
+// ApplyBundle posts a FHIR transaction or batch Bundle to the node's own
+// FHIR API in process (as import does over HTTP) and returns the HTTP
+// status and body.
+func (n *Node) ApplyBundle(ctx context.Context, bundle []byte) (int, []byte) {
+	if n.fhir == nil {
+		return http.StatusNotImplemented, nil
+	}
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/fhir", bytes.NewReader(bundle))
+	req.Header.Set("Content-Type", "application/fhir+json")
+	rec := httptest.NewRecorder()
+	n.fhir.api.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.Bytes()
+}
