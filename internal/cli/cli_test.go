@@ -59,7 +59,7 @@ func TestHomeRequired(t *testing.T) {
 // TestDemoVerifyBackupRestore runs the newcomer's path and the operator's.
 func TestDemoVerifyBackupRestore(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "h")
-	code, out, stderr := run(t, "demo", "--home", dir, "--load-only", "--documents", "50", "--json")
+	code, out, stderr := run(t, "demo", "--home", dir, "--load-only", "--documents", "50", "--patients", "3", "--json")
 	if code != 0 {
 		t.Fatalf("demo: exit %d: %s", code, stderr)
 	}
@@ -157,7 +157,7 @@ func TestConfigPrecedence(t *testing.T) {
 // TestServeAndProof serves a demo home and checks a proof with the CLI.
 func TestServeAndProof(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "h")
-	code, out, stderr := run(t, "demo", "--home", dir, "--load-only", "--documents", "10", "--json")
+	code, out, stderr := run(t, "demo", "--home", dir, "--load-only", "--documents", "10", "--patients", "3", "--json")
 	if code != 0 {
 		t.Fatal(stderr)
 	}
