@@ -2,15 +2,19 @@
 GO ?= go
 PKGS = ./...
 
-.PHONY: test vet spec fmt-check tidy-check generate-check check build fuzz bench
+.PHONY: test vet spec interop-deps fmt-check tidy-check generate-check check build fuzz bench
 
 ## test: go vet plus all tests with the race detector (the README's test command)
-test: vet spec
+test: vet spec interop-deps
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 ## spec: fetch the CC0 FHIR R4 standards data the conformance tests read (npm, pinned, checksummed)
 spec:
 	./scripts/fhir-spec.sh
+
+## interop-deps: install the pinned npm FHIR client the interop test drives the server with
+interop-deps:
+	./scripts/interop.sh
 
 ## generate-check: go generate must reproduce the committed tables
 generate-check: spec
