@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -488,6 +489,42 @@ func (s *Service) History(typ, id string) ([]Meta, error) {
 		}
 	}
 	return out, nil
+}
+
+// TypeHistory returns the anchored versions of every resource of a type
+// changed at or after since (zero: all), newest first, at most count.
+func (s *Service) TypeHistory(typ string, since time.Time, count int) ([]Meta, int, error) {
+	ms, err := s.cfg.Store.TypeVersions(typ)
+	if err != nil {
+		return nil, 0, err
+	}
+	heads := map[string]uint64{}
+	var out []Meta
+	for _, m := range ms {
+		if !since.IsZero() && m.LastUpdated.Before(since) {
+			continue
+		}
+		top, ok := heads[m.ID]
+		if !ok {
+			h, err := s.Head(typ, m.ID)
+			if err != nil {
+				return nil, 0, err
+			}
+			if h != nil {
+				top = h.Version
+			}
+			heads[m.ID] = top
+		}
+		if m.Version <= top {
+			out = append(out, m)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Meta) int { return b.LastUpdated.Compare(a.LastUpdated) })
+	total := len(out)
+	if count > 0 && len(out) > count {
+		out = out[:count]
+	}
+	return out, total, nil
 }
 
 // Sweep removes stored versions that the ledger never anchored (a crash

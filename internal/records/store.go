@@ -193,6 +193,26 @@ func (s *Store) Versions(typ, id string) ([]Meta, error) {
 	return out, it.Error()
 }
 
+// TypeVersions returns the headers of every stored version of a type, in
+// key order (including any not yet anchored; callers filter).
+func (s *Store) TypeVersions(typ string) ([]Meta, error) {
+	p := append(append([]byte{'v'}, typ...), 0)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: append(append([]byte{'v'}, typ...), 1)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []Meta
+	for ok := it.First(); ok; ok = it.Next() {
+		m, _, err := decodeValue(it.Value())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, it.Error()
+}
+
 // Each calls fn for every stored version in key order (type, id,
 // version), with its decrypted JSON (nil for deletions and for versions
 // whose key was shredded: then err is the decryption error). Used to

@@ -82,6 +82,7 @@ func New(d Deps) *Server {
 	s.mux.HandleFunc("PUT /fhir/{type}/{id}", s.update)
 	s.mux.HandleFunc("DELETE /fhir/{type}/{id}", s.delete)
 	s.mux.HandleFunc("GET /fhir/{type}/{id}/_history", s.history)
+	s.mux.HandleFunc("GET /fhir/{type}/_history", s.typeHistory)
 	s.mux.HandleFunc("GET /fhir/{type}/{id}/_history/{vid}", s.vread)
 	s.mux.HandleFunc("GET /fhir/{type}/{id}/_history/{vid}/$verify", s.verify)
 	s.mux.HandleFunc("/fhir/", func(w http.ResponseWriter, r *http.Request) {
@@ -300,6 +301,26 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res.ID = rec.NewID() // create ignores a client-supplied id (FHIR 3.1.0.1)
+	if ine := r.Header.Get("If-None-Exist"); ine != "" {
+		// Conditional create (3.1.0.8): one match → 200 with it, several →
+		// 412, none → create; atomic with the write.
+		s.condMu.Lock()
+		defer s.condMu.Unlock()
+		m, e := s.findOne(typ, strings.TrimPrefix(ine, typ+"?"))
+		if e != nil {
+			s.fail(w, r, e)
+			return
+		}
+		if m != nil {
+			em, js, a, err := s.deps.Service.Read(typ, m.ID)
+			if err != nil {
+				s.fail(w, r, s.classify(err))
+				return
+			}
+			respond(w, r, http.StatusOK, em, js, a.Tx)
+			return
+		}
+	}
 	out, ok := s.write(w, r, []rec.Op{{Kind: records.OpCreate, Resource: res}})
 	if !ok {
 		return
@@ -417,9 +438,48 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, s.classify(err))
 		return
 	}
+	s.historyBundle(w, r, ms, len(ms), base(r)+"/"+typ+"/"+id+"/_history")
+}
+
+// typeHistory answers GET [type]/_history (?_since, ?_count).
+func (s *Server) typeHistory(w http.ResponseWriter, r *http.Request) {
+	typ := r.PathValue("type")
+	if e := s.checkType(typ); e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	q := r.URL.Query()
+	var since time.Time
+	if v := q.Get("_since"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			s.fail(w, r, outcome(http.StatusBadRequest, "invalid", "", "_since must be an instant such as 2024-01-02T03:04:05Z"))
+			return
+		}
+		since = t
+	}
+	count := 50
+	if v := q.Get("_count"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			s.fail(w, r, outcome(http.StatusBadRequest, "invalid", "", "_count must be a non-negative integer"))
+			return
+		}
+		count = min(n, 1000)
+	}
+	ms, total, err := s.deps.Service.TypeHistory(typ, since, count)
+	if err != nil {
+		s.fail(w, r, s.classify(err))
+		return
+	}
+	s.historyBundle(w, r, ms, total, base(r)+"/"+typ+"/_history?"+q.Encode())
+}
+
+// historyBundle writes versions as a history Bundle, newest first.
+func (s *Server) historyBundle(w http.ResponseWriter, r *http.Request, ms []rec.Meta, total int, self string) {
 	entries := make([]any, 0, len(ms))
 	for _, m := range ms {
-		e := map[string]any{"fullUrl": base(r) + "/" + typ + "/" + id}
+		e := map[string]any{"fullUrl": base(r) + "/" + m.Type + "/" + m.ID}
 		method, status := "PUT", "200 OK"
 		if m.Version == 1 {
 			method, status = "POST", "201 Created"
@@ -427,24 +487,24 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		if m.Deleted {
 			method, status = "DELETE", "204 No Content"
 		} else {
-			_, js, _, err := s.deps.Service.VRead(typ, id, m.Version)
+			_, js, _, err := s.deps.Service.VRead(m.Type, m.ID, m.Version)
 			if err != nil {
 				s.fail(w, r, s.classify(err))
 				return
 			}
 			e["resource"] = json.RawMessage(js)
 		}
-		url := typ
+		url := m.Type
 		if method != "POST" {
-			url = typ + "/" + id
+			url = m.Type + "/" + m.ID
 		}
 		e["request"] = map[string]any{"method": method, "url": url}
 		e["response"] = map[string]any{"status": status, "etag": `W/"` + strconv.FormatUint(m.Version, 10) + `"`, "lastModified": m.LastUpdated.UTC().Format(time.RFC3339Nano)}
 		entries = append(entries, e)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"resourceType": "Bundle", "type": "history", "total": len(entries),
-		"link":  []any{map[string]any{"relation": "self", "url": base(r) + "/" + typ + "/" + id + "/_history"}},
+		"resourceType": "Bundle", "type": "history", "total": total,
+		"link":  []any{map[string]any{"relation": "self", "url": self}},
 		"entry": entries,
 	})
 }

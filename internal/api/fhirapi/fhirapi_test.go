@@ -360,3 +360,24 @@ func TestSearchAndConditional(t *testing.T) {
 		t.Errorf("conditional update (no match → create): %d %v", resp.StatusCode, b)
 	}
 }
+
+func TestConditionalCreateHeaderAndTypeHistory(t *testing.T) {
+	s := newServer(t)
+	ine := "identifier=urn:oid:1.2.36.146.595.217.0.1|" + phiMRN
+	resp, first := s.do("POST", "/Patient", patient, "If-None-Exist", ine)
+	if resp.StatusCode != 201 {
+		t.Fatalf("first conditional create: %d", resp.StatusCode)
+	}
+	resp, again := s.do("POST", "/Patient", patient, "If-None-Exist", ine)
+	if resp.StatusCode != 200 || again["id"] != first["id"] {
+		t.Fatalf("second conditional create: %d, id %v; want 200 with %v", resp.StatusCode, again["id"], first["id"])
+	}
+	s.do("POST", "/Patient", `{"resourceType":"Patient","gender":"male"}`)
+	resp, h := s.do("GET", "/Patient/_history?_count=1", "")
+	if resp.StatusCode != 200 || h["type"] != "history" || h["total"] != float64(2) || len(h["entry"].([]any)) != 1 {
+		t.Fatalf("type history: %d total %v entries %d", resp.StatusCode, h["total"], len(h["entry"].([]any)))
+	}
+	if resp, _ := s.do("GET", "/Patient/_history?_since=yesterday", ""); resp.StatusCode != 400 {
+		t.Errorf("bad _since: %d; want 400", resp.StatusCode)
+	}
+}

@@ -12,7 +12,7 @@ import (
 // server implements for every supported type. The CapabilityStatement is
 // built from it, so it never claims what the routes do not do; extend both
 // together.
-var interactions = []string{"read", "vread", "update", "delete", "history-instance", "create", "search-type"}
+var interactions = []string{"read", "vread", "update", "delete", "history-instance", "history-type", "create", "search-type"}
 
 func searchParams(t string) []any {
 	var out []any
