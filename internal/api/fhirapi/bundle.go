@@ -1,10 +1,12 @@
 package fhirapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -67,10 +69,11 @@ func (s *Server) postBundle(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// planned is an entry turned into a write.
+// planned is an entry turned into a write (or a read, for GET).
 type planned struct {
 	op     rec.Op
 	exists *rec.Meta // conditional create matched an existing resource
+	get    string    // GET entries: the relative URL to read or search
 }
 
 // plan turns entries into writes: assigns ids to POSTs, resolves urn:uuid
@@ -83,10 +86,13 @@ func (s *Server) plan(entries []bundleEntry) ([]planned, *apiError) {
 		method := strings.ToUpper(e.Request.Method)
 		switch method {
 		case "POST", "PUT", "DELETE":
+		case "GET":
+			out[i].get = strings.TrimPrefix(e.Request.URL, "/")
+			continue
 		case "":
 			return nil, outcome(http.StatusBadRequest, "required", where+".request.method", "request.method is required")
 		default:
-			return nil, outcome(http.StatusBadRequest, "not-supported", where+".request.method", "request.method must be POST, PUT or DELETE in a transaction")
+			return nil, outcome(http.StatusBadRequest, "not-supported", where+".request.method", "request.method must be GET, POST, PUT or DELETE")
 		}
 		path := strings.TrimPrefix(e.Request.URL, "/")
 		typ, id, _ := strings.Cut(path, "/")
@@ -256,7 +262,7 @@ func (s *Server) transaction(w http.ResponseWriter, r *http.Request, entries []b
 	var ops []rec.Op
 	var idx []int
 	for i, p := range plan {
-		if p.exists == nil {
+		if p.exists == nil && p.get == "" {
 			ops = append(ops, p.op)
 			idx = append(idx, i)
 		}
@@ -286,6 +292,11 @@ func (s *Server) transaction(w http.ResponseWriter, r *http.Request, entries []b
 		out[idx[k]] = entryResponse(st, wr.Meta, r)
 		if !wr.Tx.IsZero() {
 			tx = wr.Tx.String()
+		}
+	}
+	for i, p := range plan {
+		if p.get != "" { // reads run after the writes (3.1.0.11.2)
+			out[i] = s.getEntry(r, p.get)
 		}
 	}
 	if tx != "" {
@@ -319,6 +330,10 @@ func (s *Server) batchEntry(w http.ResponseWriter, r *http.Request, entries []bu
 			out[i] = entryResponse("200 OK", *plan[0].exists, r)
 			return
 		}
+		if plan[0].get != "" {
+			out[i] = s.getEntry(r, plan[0].get)
+			return
+		}
 		ctx, cancel := contextFor(r, s)
 		ws, err := s.deps.Service.Apply(ctx, s.deps.Actor(r), []rec.Op{plan[0].op})
 		cancel()
@@ -336,4 +351,28 @@ func (s *Server) batchEntry(w http.ResponseWriter, r *http.Request, entries []bu
 		}
 		out[i] = entryResponse(st, ws[0].Meta, r)
 	}
+}
+
+// getEntry answers a Bundle's GET entry (read, vread, search, history)
+// through the server's own GET handling, so it behaves exactly like the
+// REST interaction.
+func (s *Server) getEntry(r *http.Request, rel string) map[string]any {
+	req := httptest.NewRequestWithContext(r.Context(), http.MethodGet, "/fhir/"+rel, nil)
+	req.Host = r.Host
+	req.TLS = r.TLS
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	resp := map[string]any{"status": fmt.Sprintf("%d %s", rec.Code, http.StatusText(rec.Code))}
+	if et := rec.Header().Get("ETag"); et != "" {
+		resp["etag"] = et
+	}
+	e := map[string]any{"response": resp}
+	if body := bytes.TrimSpace(rec.Body.Bytes()); len(body) > 0 {
+		if rec.Code < 300 {
+			e["resource"] = json.RawMessage(body)
+		} else {
+			resp["outcome"] = json.RawMessage(body)
+		}
+	}
+	return e
 }
