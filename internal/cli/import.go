@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/medledger/medledger/internal/fhir"
 	"github.com/medledger/medledger/internal/hl7v2"
 	"github.com/medledger/medledger/internal/node"
 )
@@ -269,29 +270,7 @@ func postJob(ctx context.Context, hc *http.Client, base string, j importJob) (in
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode >= 300 {
-		return 0, fmt.Errorf("%s: %s", resp.Status, summarizeOutcome(b))
+		return 0, fmt.Errorf("%s: %s", resp.Status, fhir.SummarizeOutcome(b))
 	}
 	return j.n, nil
-}
-
-// summarizeOutcome shows the first issues of an OperationOutcome.
-func summarizeOutcome(b []byte) string {
-	var oo struct {
-		Issue []struct {
-			Diagnostics string   `json:"diagnostics"`
-			Expression  []string `json:"expression"`
-		} `json:"issue"`
-	}
-	if json.Unmarshal(b, &oo) != nil || len(oo.Issue) == 0 {
-		return "no details"
-	}
-	var parts []string
-	for i, is := range oo.Issue {
-		if i == 3 {
-			parts = append(parts, fmt.Sprintf("and %d more", len(oo.Issue)-3))
-			break
-		}
-		parts = append(parts, strings.TrimSpace(strings.Join(is.Expression, ",")+" "+is.Diagnostics))
-	}
-	return strings.Join(parts, "; ")
 }

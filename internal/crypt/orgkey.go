@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/medledger/medledger/internal/identity"
 	"io"
 )
 
@@ -128,7 +129,7 @@ func WriteOrgKeyFile(path string, k *OrgKey, masterKey [32]byte) error {
 	if err != nil {
 		return fmt.Errorf("crypt: write org key file %s: %w", path, err)
 	}
-	if err := writeNewFile(path, b, 0o600); err != nil {
+	if err := identity.WriteNewFile(path, b, 0o600); err != nil {
 		return fmt.Errorf("crypt: write org key file: %w", err)
 	}
 	return nil
@@ -175,9 +176,9 @@ func marshalOrgKey(k *OrgKey, masterKey *[32]byte) ([]byte, error) {
 // ErrCorrupt; a missing file one wrapping fs.ErrNotExist. No error
 // contains key material.
 func ReadOrgKeyFile(path string, masterKey [32]byte) (*OrgKey, error) {
-	b, err := readPrivateFile(path, maxOrgKeyFileSize)
+	b, err := identity.ReadPrivateFile(path, maxOrgKeyFileSize)
 	if err != nil {
-		if errors.Is(err, errTooLarge) {
+		if errors.Is(err, identity.ErrTooLarge) {
 			return nil, fmt.Errorf("crypt: read org key file %s: %w: larger than %d bytes", path, ErrCorrupt, maxOrgKeyFileSize)
 		}
 		return nil, fmt.Errorf("crypt: read org key file: %w", err)

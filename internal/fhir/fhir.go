@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 )
 
 // Version is the FHIR version served.
@@ -127,4 +128,29 @@ func Canonical(tree map[string]any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// SummarizeOutcome renders the first issues of an OperationOutcome body
+// for a log line or a message: locations and diagnostics, which never
+// quote a resource's values.
+func SummarizeOutcome(body []byte) string {
+	var oo struct {
+		Issue []Issue `json:"issue"`
+	}
+	if json.Unmarshal(body, &oo) != nil || len(oo.Issue) == 0 {
+		return "no details"
+	}
+	var parts []string
+	for i, is := range oo.Issue {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(oo.Issue)-3))
+			break
+		}
+		loc := ""
+		for _, e := range is.Expression {
+			loc += e + " "
+		}
+		parts = append(parts, loc+is.Diagnostics)
+	}
+	return strings.Join(parts, "; ")
 }

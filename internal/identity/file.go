@@ -10,11 +10,11 @@ import (
 	"runtime"
 )
 
-// writeNewFile creates path with mode perm, refusing to replace an
+// WriteNewFile creates path with mode perm, refusing to replace an
 // existing file, writes data, and fsyncs the file and its directory.
 // On failure it removes what it created. The error wraps fs.ErrExist if
 // path already exists.
-func writeNewFile(path string, data []byte, perm fs.FileMode) (err error) {
+func WriteNewFile(path string, data []byte, perm fs.FileMode) (err error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
@@ -57,14 +57,14 @@ func syncDir(dir string) error {
 	return err
 }
 
-// errTooLarge reports a private file larger than the reader's limit.
-var errTooLarge = errors.New("file is too large")
+// ErrTooLarge is wrapped by ReadPrivateFile for a file larger than its limit.
+var ErrTooLarge = errors.New("file is too large")
 
-// readPrivateFile reads a file that holds secrets. It refuses files that
+// ReadPrivateFile reads a file that holds secrets. It refuses files that
 // are not regular or whose permission bits grant any access to group or
 // others, and files larger than max bytes. Permission problems come back
 // as a message that tells the user to run chmod 600.
-func readPrivateFile(path string, max int64) ([]byte, error) {
+func ReadPrivateFile(path string, max int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -87,7 +87,7 @@ func readPrivateFile(path string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: %w (more than %d bytes)", path, errTooLarge, max)
+		return nil, fmt.Errorf("%s: %w (more than %d bytes)", path, ErrTooLarge, max)
 	}
 	return b, nil
 }

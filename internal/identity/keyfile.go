@@ -177,7 +177,7 @@ func WriteKeyFile(path string, k *Key, p Protector) error {
 	if err != nil {
 		return fmt.Errorf("write key file %s: %w", path, err)
 	}
-	if err := writeNewFile(path, b, 0o600); err != nil {
+	if err := WriteNewFile(path, b, 0o600); err != nil {
 		return fmt.Errorf("write key file: %w", err)
 	}
 	return nil
@@ -229,9 +229,9 @@ func marshalKeyFile(k *Key, p Protector) ([]byte, error) {
 // wrapping ErrCorrupt; a missing file gives one wrapping fs.ErrNotExist.
 // No error contains key material or the passphrase.
 func ReadKeyFile(path string, p Protector) (*Key, error) {
-	b, err := readPrivateFile(path, maxKeyFileSize)
+	b, err := ReadPrivateFile(path, maxKeyFileSize)
 	if err != nil {
-		if errors.Is(err, errTooLarge) {
+		if errors.Is(err, ErrTooLarge) {
 			return nil, fmt.Errorf("read key file %s: %w: larger than %d bytes", path, ErrCorrupt, maxKeyFileSize)
 		}
 		return nil, fmt.Errorf("read key file: %w", err)

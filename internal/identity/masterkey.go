@@ -26,7 +26,7 @@ func CreateMasterKey(path string) error {
 	rand.Read(key[:])
 	text := base64.StdEncoding.EncodeToString(key[:]) + "\n"
 	clear(key[:])
-	if err := writeNewFile(path, []byte(text), 0o600); err != nil {
+	if err := WriteNewFile(path, []byte(text), 0o600); err != nil {
 		return fmt.Errorf("create master key: %w", err)
 	}
 	return nil
@@ -49,11 +49,11 @@ func LoadMasterKey(path string, env string) ([32]byte, error) {
 		}
 		return key, nil
 	}
-	b, err := readPrivateFile(path, maxMasterKeyFileSize)
+	b, err := ReadPrivateFile(path, maxMasterKeyFileSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return [32]byte{}, fmt.Errorf("no master key: %s does not exist and %s is not set; create the master key file (or restore it from backup), or set %s: %w", path, MasterKeyEnv, MasterKeyEnv, err)
 	}
-	if errors.Is(err, errTooLarge) {
+	if errors.Is(err, ErrTooLarge) {
 		return [32]byte{}, fmt.Errorf("read master key %s: %w: larger than %d bytes", path, ErrCorrupt, maxMasterKeyFileSize)
 	}
 	if err != nil {

@@ -3,12 +3,12 @@ package node
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 
+	"github.com/medledger/medledger/internal/fhir"
 	"github.com/medledger/medledger/internal/hl7v2"
 )
 
@@ -36,25 +36,9 @@ func (n *Node) HL7(ctx context.Context, raw []byte) []byte {
 	rec := httptest.NewRecorder()
 	n.fhir.api.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
-		return hl7v2.ACK(m, hl7v2.AE, "the converted resources were refused: "+outcomeSummary(rec.Body.Bytes()))
+		return hl7v2.ACK(m, hl7v2.AE, "the converted resources were refused: "+fhir.SummarizeOutcome(rec.Body.Bytes()))
 	}
 	return hl7v2.ACK(m, hl7v2.AA, "")
-}
-
-// outcomeSummary names where an OperationOutcome's first issue is; its
-// diagnostics never quote values.
-func outcomeSummary(b []byte) string {
-	var oo struct {
-		Issue []struct {
-			Diagnostics string   `json:"diagnostics"`
-			Expression  []string `json:"expression"`
-		} `json:"issue"`
-	}
-	if json.Unmarshal(b, &oo) != nil || len(oo.Issue) == 0 {
-		return "no details"
-	}
-	is := oo.Issue[0]
-	return fmt.Sprintf("%v %s (%d issues)", is.Expression, is.Diagnostics, len(oo.Issue))
 }
 
 // ServeMLLP accepts HL7 v2 messages over MLLP on ln until ctx is done.

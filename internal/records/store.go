@@ -177,7 +177,12 @@ func (s *Store) Get(typ, id string, version uint64) (Meta, []byte, error) {
 // oldest first (including any not yet anchored; callers filter).
 func (s *Store) Versions(typ, id string) ([]Meta, error) {
 	p := resourcePrefix(typ, id)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: append(bytes.Clone(p), 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF)})
+	return s.metas(p, append(bytes.Clone(p), 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF))
+}
+
+// metas returns the headers of the versions stored in [lo, hi).
+func (s *Store) metas(lo, hi []byte) ([]Meta, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return nil, err
 	}
@@ -196,21 +201,7 @@ func (s *Store) Versions(typ, id string) ([]Meta, error) {
 // TypeVersions returns the headers of every stored version of a type, in
 // key order (including any not yet anchored; callers filter).
 func (s *Store) TypeVersions(typ string) ([]Meta, error) {
-	p := append(append([]byte{'v'}, typ...), 0)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: append(append([]byte{'v'}, typ...), 1)})
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
-	var out []Meta
-	for ok := it.First(); ok; ok = it.Next() {
-		m, _, err := decodeValue(it.Value())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, it.Error()
+	return s.metas(append(append([]byte{'v'}, typ...), 0), append(append([]byte{'v'}, typ...), 1))
 }
 
 // Each calls fn for every stored version in key order (type, id,

@@ -82,7 +82,6 @@ func New(d Deps) *Server {
 	s.mux.HandleFunc("PUT /fhir/{type}/{id}", s.update)
 	s.mux.HandleFunc("DELETE /fhir/{type}/{id}", s.delete)
 	s.mux.HandleFunc("GET /fhir/{type}/{id}/_history", s.history)
-	s.mux.HandleFunc("GET /fhir/{type}/_history", s.typeHistory)
 	s.mux.HandleFunc("GET /fhir/{type}/{id}/_history/{vid}", s.vread)
 	s.mux.HandleFunc("GET /fhir/{type}/{id}/_history/{vid}/$verify", s.verify)
 	s.mux.HandleFunc("/fhir/", func(w http.ResponseWriter, r *http.Request) {
@@ -392,6 +391,13 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) read(w http.ResponseWriter, r *http.Request) {
 	typ, id := r.PathValue("type"), r.PathValue("id")
+	if id == "_history" {
+		// GET [type]/_history is dispatched here rather than by its own
+		// pattern, which would conflict with literal ones like
+		// /fhir/$export-status/{job}. "_history" is not a valid id.
+		s.typeHistory(w, r)
+		return
+	}
 	if e := s.checkType(typ); e != nil {
 		s.fail(w, r, e)
 		return
