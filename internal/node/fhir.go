@@ -94,7 +94,10 @@ func (n *Node) openFHIR() error {
 		Org:       val.Org,
 	})
 	n.fhir = &fhirParts{store: rs, keys: kr, service: svc, index: ix}
-	n.fhir.api = fhirapi.New(fhirapi.Deps{Service: svc, Proof: n.api.TxProof, Logger: n.log, Index: ix})
+	n.fhir.api = fhirapi.New(fhirapi.Deps{Service: svc, Proof: n.api.TxProof, Logger: n.log, Index: ix,
+		// Bulk exports are decrypted health data on request: they stay in
+		// the node home (0700), are removed after an hour or on DELETE.
+		ExportDir: filepath.Join(n.home.Dir, "data", "exports")})
 	return nil
 }
 

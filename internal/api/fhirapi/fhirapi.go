@@ -46,6 +46,11 @@ type Deps struct {
 	// Index answers searches and conditional creates; nil: neither is
 	// offered.
 	Index *search.Index
+	// ExportDir is where bulk exports write their NDJSON files, which hold
+	// decrypted health data: a 0700 directory per job, files 0600, removed
+	// on DELETE or an hour after the job completes (see export.go).
+	// Empty: os.TempDir()/medledger-export.
+	ExportDir string
 }
 
 // Server is the FHIR HTTP handler.
@@ -84,6 +89,15 @@ func New(d Deps) *Server {
 	s.mux.HandleFunc("GET /fhir/{type}/{id}/_history", s.history)
 	s.mux.HandleFunc("GET /fhir/{type}/{id}/_history/{vid}", s.vread)
 	s.mux.HandleFunc("GET /fhir/{type}/{id}/_history/{vid}/$verify", s.verify)
+	s.mux.HandleFunc("GET /fhir/Patient/{id}/$everything", s.everything)
+	ex := newExporter(s)
+	s.mux.HandleFunc("GET /fhir/$export", ex.kickoff(levelSystem, ""))
+	for _, t := range fhir.SupportedTypes { // not {type}/$export: it would overlap $export-status/{job}
+		s.mux.HandleFunc("GET /fhir/"+t+"/$export", ex.kickoff(levelOf(t), t))
+	}
+	s.mux.HandleFunc("GET /fhir/$export-status/{job}", ex.status)
+	s.mux.HandleFunc("DELETE /fhir/$export-status/{job}", ex.delete)
+	s.mux.HandleFunc("GET /fhir/$export-file/{file}", ex.file)
 	s.mux.HandleFunc("/fhir/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, outcome(http.StatusNotFound, "not-supported", "", "no such FHIR interaction on this server; see /fhir/metadata"))
 	})
@@ -114,7 +128,8 @@ func acceptable(r *http.Request) bool {
 			continue
 		}
 		switch mt {
-		case "application/fhir+json", "application/json", "application/json+fhir", "*/*", "application/*":
+		case "application/fhir+json", "application/json", "application/json+fhir", "*/*", "application/*",
+			"application/fhir+ndjson", "application/ndjson": // bulk export downloads
 			return true
 		}
 	}

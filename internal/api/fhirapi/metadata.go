@@ -44,12 +44,12 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 			"searchInclude":     []string{t + ":patient", t + ":subject"},
 			"conditionalUpdate": false,
 			"conditionalDelete": "not-supported",
-			"operation": []any{map[string]any{
+			"operation": append([]any{map[string]any{
 				"name":       "verify",
 				"definition": "urn:medledger:operation:verify",
 				"documentation": "GET [type]/[id]/_history/[vid]/$verify: whether the stored version matches the hash " +
 					"anchored on the ledger, with the anchoring transaction's RFC 6962 inclusion proof",
-			}},
+			}}, typeOperations(t)...),
 		})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -63,12 +63,45 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 			"description": "medledger FHIR server: every write validated, encrypted and anchored on the ledger",
 			"url":         base(r),
 		},
-		"fhirVersion": fhir.Version,
-		"format":      []string{"application/fhir+json", "json"},
+		"instantiates": []string{"http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"},
+		"fhirVersion":  fhir.Version,
+		"format":       []string{"application/fhir+json", "json"},
 		"rest": []any{map[string]any{
 			"mode":        "server",
 			"resource":    resources,
 			"interaction": []any{map[string]any{"code": "transaction"}, map[string]any{"code": "batch"}},
+			"operation": []any{map[string]any{
+				"name":       "export",
+				"definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+				"documentation": "GET [base]/$export with Prefer: respond-async; _type, _since; " +
+					"NDJSON files kept an hour after completion or until DELETE of the status URL",
+			}},
 		}},
 	})
+}
+
+// typeOperations are the operations on a type besides $verify: $export at
+// type level for every type; $everything and the patient-level $export on
+// Patient.
+func typeOperations(t string) []any {
+	if t == "Patient" {
+		return []any{
+			map[string]any{
+				"name":       "everything",
+				"definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+				"documentation": "GET Patient/[id]/$everything: the patient and its compartment, with the Practitioners, " +
+					"PractitionerRoles and Organizations they reference; _since, _type, _count (next links)",
+			},
+			map[string]any{
+				"name":          "export",
+				"definition":    "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export",
+				"documentation": "GET Patient/$export with Prefer: respond-async: every patient's compartment; _type, _since",
+			},
+		}
+	}
+	return []any{map[string]any{
+		"name":          "export",
+		"definition":    "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+		"documentation": "GET " + t + "/$export with Prefer: respond-async: this type only; _since",
+	}}
 }
