@@ -101,7 +101,9 @@ func (s *server) wait(status string) manifest {
 func (s *server) exportRoot() string { return filepath.Join(s.dir, "data", "exports") }
 
 // jobDir returns the directory of the job behind a status URL.
-func (s *server) jobDir(status string) string { return filepath.Join(s.exportRoot(), path.Base(status)) }
+func (s *server) jobDir(status string) string {
+	return filepath.Join(s.exportRoot(), path.Base(status))
+}
 
 func (s *server) total(typ string) int {
 	s.t.Helper()
