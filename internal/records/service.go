@@ -469,6 +469,17 @@ func (s *Service) VRead(typ, id string, v uint64) (Meta, []byte, *records.Versio
 	return m, js, a, nil
 }
 
+// Stored returns one stored version without consulting the ledger: for
+// callers that already know the version is anchored (the search index only
+// ever holds anchored versions).
+func (s *Service) Stored(typ, id string, v uint64) (Meta, []byte, error) {
+	m, js, err := s.cfg.Store.Get(typ, id, v)
+	if err == nil && m.Deleted {
+		return m, nil, fmt.Errorf("%s/%s: %w", typ, id, ErrGone)
+	}
+	return m, js, err
+}
+
 // History returns the anchored versions of a resource, newest first.
 func (s *Service) History(typ, id string) ([]Meta, error) {
 	h, err := s.Head(typ, id)

@@ -55,7 +55,7 @@ func (s *Server) searchType(w http.ResponseWriter, r *http.Request) {
 	b := base(r)
 	var entries []any
 	for i, id := range res.IDs {
-		_, js, _, err := s.deps.Service.VRead(typ, id, res.Versions[i])
+		_, js, err := s.deps.Service.Stored(typ, id, res.Versions[i])
 		if err != nil {
 			continue // deleted or shredded since the index saw it
 		}

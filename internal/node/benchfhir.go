@@ -1,0 +1,241 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/medledger/medledger/internal/home"
+	"github.com/medledger/medledger/internal/synth"
+)
+
+// FHIRBenchOptions configures BenchFHIR.
+type FHIRBenchOptions struct {
+	Patients int // synthetic patients imported first (the search data set); default 1000
+	Creates  int // single-resource creates; default 20000
+	Reads    int // reads by id; default 50000
+	Searches int // searches; default 2000
+	Clients  int // concurrent HTTP clients; default 64
+	Dir      string
+	Progress func(phase string, done, total int)
+}
+
+// FHIRBenchResult is what BenchFHIR measured.
+type FHIRBenchResult struct {
+	Cores            int     `json:"cores"`
+	Clients          int     `json:"clients"`
+	Transport        string  `json:"transport"`
+	ImportPatients   int     `json:"import_patients"`
+	ImportResources  int     `json:"import_resources"`
+	ImportSeconds    float64 `json:"import_seconds"`
+	Creates          int     `json:"creates"`
+	CreatesPerS      float64 `json:"creates_per_s"`
+	CreateP99ms      float64 `json:"create_p99_ms"`
+	Reads            int     `json:"reads"`
+	ReadsPerS        float64 `json:"reads_per_s"`
+	ReadP50ms        float64 `json:"read_p50_ms"`
+	ReadP99ms        float64 `json:"read_p99_ms"`
+	Searches         int     `json:"searches"`
+	SearchResources  int     `json:"search_over_resources"`
+	SearchP50ms      float64 `json:"search_p50_ms"`
+	SearchP99ms      float64 `json:"search_p99_ms"`
+	Failed           int     `json:"failed"`
+	EachWriteDurable bool    `json:"each_write_validated_encrypted_anchored_durable"`
+}
+
+// BenchFHIR measures the FHIR API over loopback HTTP: an import of
+// synthetic patients (transaction Bundles), then creates, reads by id and
+// searches by concurrent clients. Every write is validated, encrypted,
+// anchored on the ledger and durable before it is answered.
+func BenchFHIR(ctx context.Context, o FHIRBenchOptions) (*FHIRBenchResult, error) {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.Patients, 1000)
+	def(&o.Creates, 20000)
+	def(&o.Reads, 50000)
+	def(&o.Searches, 2000)
+	def(&o.Clients, 64)
+	if o.Progress == nil {
+		o.Progress = func(string, int, int) {}
+	}
+	dir := o.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "medledger-bench-fhir-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	if _, err := home.Init(dir, home.InitOptions{ChainID: "medledger-bench"}); err != nil {
+		return nil, err
+	}
+	n, err := Open(Config{Home: dir}, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer n.Close()
+	n.Start()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go n.Serve(sctx, ln)
+	base := "http://" + ln.Addr().String() + "/fhir"
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Clients, MaxConnsPerHost: o.Clients}, Timeout: 2 * time.Minute}
+	res := &FHIRBenchResult{Cores: runtime.NumCPU(), Clients: o.Clients, Transport: "http", EachWriteDurable: true}
+	var failed atomic.Int64
+
+	do := func(method, url string, body []byte) (int, []byte, time.Duration) {
+		req, _ := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+		if body != nil {
+			req.Header.Set("Content-Type", "application/fhir+json")
+		}
+		t0 := time.Now()
+		resp, err := hc.Do(req)
+		if err != nil {
+			failed.Add(1)
+			return 0, nil, time.Since(t0)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		d := time.Since(t0)
+		if resp.StatusCode >= 300 {
+			failed.Add(1)
+		}
+		return resp.StatusCode, b, d
+	}
+	// parallel runs fn(i) for i in [0, total) on o.Clients goroutines.
+	parallel := func(phase string, total int, fn func(i int)) time.Duration {
+		var next, done atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range o.Clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= total || ctx.Err() != nil {
+						return
+					}
+					fn(i)
+					if d := int(done.Add(1)); d%500 == 0 || d == total {
+						o.Progress(phase, d, total)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+
+	// 1. Import synthetic patients as transaction Bundles.
+	gen, err := synth.New(synth.Options{N: o.Patients, Seed: 1})
+	if err != nil {
+		return nil, err
+	}
+	var patientIDs []string
+	var mu sync.Mutex
+	var resources atomic.Int64
+	d := parallel("import", o.Patients, func(i int) {
+		b, _ := gen.Patient(i)
+		st, body, _ := do(http.MethodPost, base, b)
+		if st != http.StatusOK {
+			return
+		}
+		var tr struct {
+			Entry []struct {
+				Response struct{ Location string } `json:"response"`
+			} `json:"entry"`
+		}
+		json.Unmarshal(body, &tr)
+		resources.Add(int64(len(tr.Entry)))
+		for _, e := range tr.Entry {
+			if len(e.Response.Location) > 8 && e.Response.Location[:8] == "Patient/" {
+				id := e.Response.Location[8:]
+				if k := bytes.IndexByte([]byte(id), '/'); k > 0 {
+					id = id[:k]
+				}
+				mu.Lock()
+				patientIDs = append(patientIDs, id)
+				mu.Unlock()
+			}
+		}
+	})
+	res.ImportPatients, res.ImportResources, res.ImportSeconds = o.Patients, int(resources.Load()), d.Seconds()
+	if len(patientIDs) == 0 {
+		return nil, fmt.Errorf("bench fhir: the import failed (%d errors)", failed.Load())
+	}
+
+	// 2. Creates: heart-rate Observations of the imported patients.
+	var createH latencyHist
+	var createdIDs = make([]string, o.Creates)
+	d = parallel("create", o.Creates, func(i int) {
+		pid := patientIDs[i%len(patientIDs)]
+		obs := fmt.Sprintf(`{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],`+
+			`"code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]},"subject":{"reference":"Patient/%s"},`+
+			`"effectiveDateTime":"2025-%02d-%02dT08:00:00Z","valueQuantity":{"value":%d,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}`,
+			pid, 1+i%12, 1+i%28, 55+i%40)
+		st, body, lat := do(http.MethodPost, base+"/Observation", []byte(obs))
+		mu.Lock()
+		createH.add(lat, 1)
+		mu.Unlock()
+		if st == http.StatusCreated {
+			var r struct{ ID string }
+			json.Unmarshal(body, &r)
+			createdIDs[i] = r.ID
+		}
+	})
+	res.Creates, res.CreatesPerS, res.CreateP99ms = o.Creates, float64(o.Creates)/d.Seconds(), createH.quantile(0.99).Seconds()*1000
+
+	// 3. Reads by id.
+	var readH latencyHist
+	d = parallel("read", o.Reads, func(i int) {
+		id := createdIDs[rand.IntN(len(createdIDs))]
+		_, _, lat := do(http.MethodGet, base+"/Observation/"+id, nil)
+		mu.Lock()
+		readH.add(lat, 1)
+		mu.Unlock()
+	})
+	res.Reads, res.ReadsPerS = o.Reads, float64(o.Reads)/d.Seconds()
+	res.ReadP50ms, res.ReadP99ms = readH.quantile(0.5).Seconds()*1000, readH.quantile(0.99).Seconds()*1000
+
+	// 4. Searches over everything loaded: by patient, by code and date,
+	// by name prefix, by birth date.
+	var searchH latencyHist
+	queries := []func(i int) string{
+		func(i int) string { return "/Observation?patient=" + patientIDs[i%len(patientIDs)] + "&_count=50" },
+		func(int) string { return "/Observation?code=http://loinc.org|8867-4&date=ge2025-06-01&_count=50" },
+		func(int) string { return "/Patient?name=sm&_count=50" },
+		func(i int) string { return fmt.Sprintf("/Patient?birthdate=ge19%02d-01-01&_count=50", 40+i%60) },
+		func(i int) string {
+			return "/Condition?patient=" + patientIDs[i%len(patientIDs)] + "&_include=Condition:patient"
+		},
+	}
+	parallel("search", o.Searches, func(i int) {
+		_, _, lat := do(http.MethodGet, base+queries[i%len(queries)](i), nil)
+		mu.Lock()
+		searchH.add(lat, 1)
+		mu.Unlock()
+	})
+	res.Searches, res.SearchResources = o.Searches, res.ImportResources+o.Creates
+	res.SearchP50ms, res.SearchP99ms = searchH.quantile(0.5).Seconds()*1000, searchH.quantile(0.99).Seconds()*1000
+	res.Failed = int(failed.Load())
+	return res, nil
+}
