@@ -133,7 +133,8 @@ func newBenchFHIRCmd(g *globals) *cobra.Command {
 	c.Flags().IntVar(&o.Creates, "creates", 20000, "single-resource creates")
 	c.Flags().IntVar(&o.Reads, "reads", 50000, "reads by id")
 	c.Flags().IntVar(&o.Searches, "searches", 2000, "searches")
-	c.Flags().IntVar(&o.Clients, "clients", 64, "concurrent HTTP clients")
+	c.Flags().IntVar(&o.Clients, "clients", 64, "concurrent HTTP clients (import, create, read)")
+	c.Flags().IntVar(&o.SearchClients, "search-clients", 8, "concurrent clients in the search phase")
 	c.Flags().StringVar(&o.Dir, "home", "", "keep the benchmark's home here (default: temporary, removed)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return c
