@@ -89,6 +89,7 @@ func New(d Deps) *Server {
 	s.mux.HandleFunc("GET /fhir/{type}/{id}/_history", s.history)
 	s.mux.HandleFunc("GET /fhir/{type}/{id}/_history/{vid}", s.vread)
 	s.mux.HandleFunc("GET /fhir/{type}/{id}/_history/{vid}/$verify", s.verify)
+	s.mux.HandleFunc("GET /fhir/{type}/{id}/_history/{vid}/$provenance", s.provenance)
 	s.mux.HandleFunc("GET /fhir/Patient/{id}/$everything", s.everything)
 	ex := newExporter(s)
 	s.mux.HandleFunc("GET /fhir/$export", ex.kickoff(levelSystem, ""))

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/medledger/medledger/client"
+	"github.com/medledger/medledger/internal/fhir"
+	"github.com/medledger/medledger/internal/fhir/validate"
 	"github.com/medledger/medledger/internal/genesis"
 	"github.com/medledger/medledger/internal/home"
 	"github.com/medledger/medledger/internal/identity"
@@ -379,5 +381,34 @@ func TestConditionalCreateHeaderAndTypeHistory(t *testing.T) {
 	}
 	if resp, _ := s.do("GET", "/Patient/_history?_since=yesterday", ""); resp.StatusCode != 400 {
 		t.Errorf("bad _since: %d; want 400", resp.StatusCode)
+	}
+}
+
+func TestProvenanceFromAnchor(t *testing.T) {
+	s := newServer(t)
+	_, p := s.do("POST", "/Patient", patient)
+	id := p["id"].(string)
+	resp, prov := s.do("GET", "/Patient/"+id+"/_history/1/$provenance", "")
+	if resp.StatusCode != 200 || prov["resourceType"] != "Provenance" {
+		t.Fatalf("$provenance: %d %v", resp.StatusCode, prov)
+	}
+	if tg := prov["target"].([]any)[0].(map[string]any)["reference"]; tg != "Patient/"+id+"/_history/1" {
+		t.Errorf("target = %v", tg)
+	}
+	b, _ := json.Marshal(prov)
+	r, err := fhir.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := validate.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ = v.WithTypes("Provenance")
+	if issues := v.Validate(r); len(issues) > 0 {
+		t.Errorf("the rendered Provenance is not valid FHIR R4: %v", issues)
+	}
+	if resp, _ := s.do("GET", "/Patient/"+id+"/_history/9/$provenance", ""); resp.StatusCode != 404 {
+		t.Errorf("$provenance of a missing version: %d; want 404", resp.StatusCode)
 	}
 }
