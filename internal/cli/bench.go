@@ -103,6 +103,7 @@ func newBenchLedgerCmd(g *globals) *cobra.Command {
 func newBenchFHIRCmd(g *globals) *cobra.Command {
 	var o node.FHIRBenchOptions
 	var asJSON bool
+	var cpuProfile string
 	c := &cobra.Command{
 		Use:   "fhir [--patients N] [--creates N] [--reads N] [--searches N] [--clients M] [--json]",
 		Short: "FHIR API throughput and latency over loopback HTTP (import, create, read, search)",
@@ -111,6 +112,17 @@ func newBenchFHIRCmd(g *globals) *cobra.Command {
 			"validated, encrypted, anchored on the ledger and durable before it is answered.",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			upd, fin := progress(g.stderr, "bench fhir")
 			o.Progress = func(_ string, d, t int) { upd(d, t) }
 			res, err := node.BenchFHIR(c.Context(), o)
@@ -135,6 +147,7 @@ func newBenchFHIRCmd(g *globals) *cobra.Command {
 	c.Flags().IntVar(&o.Searches, "searches", 2000, "searches")
 	c.Flags().IntVar(&o.Clients, "clients", 64, "concurrent HTTP clients (import, create, read)")
 	c.Flags().IntVar(&o.SearchClients, "search-clients", 8, "concurrent clients in the search phase")
+	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	c.Flags().StringVar(&o.Dir, "home", "", "keep the benchmark's home here (default: temporary, removed)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return c
