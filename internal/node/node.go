@@ -207,6 +207,12 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 	}, solo.Deps{
 		ChainID: doc.ChainID, Store: st, Machine: machine, Signer: key, Genesis: parent,
 		Logger: log, Observer: n.metrics,
+		BeforeCommit: func() error {
+			if n.fhir != nil {
+				return n.fhir.store.Sync()
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		st.Close()

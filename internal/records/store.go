@@ -108,8 +108,11 @@ type Version struct {
 	JSON []byte
 }
 
-// Put encrypts and durably writes versions in one atomic batch. They are
-// not yet anchored: callers anchor them on the ledger next, and only then
+// Put encrypts and writes versions in one atomic batch, without waiting
+// for an fsync: they become durable at the next Sync, which the node runs
+// before committing every ledger block. Since a version is anchored only
+// in a later block, it is always durable before its anchor. They are not
+// yet anchored: callers anchor them on the ledger next, and only then
 // expose them.
 func (s *Store) Put(vs []Version) error {
 	b := s.db.NewBatch()
@@ -130,11 +133,15 @@ func (s *Store) Put(vs []Version) error {
 		val = append(append(val, hdr...), ct...)
 		b.Set(versionKey(v.Meta.Type, v.Meta.ID, v.Meta.Version), val, nil)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("records: write: %w", err)
 	}
 	return nil
 }
+
+// Sync makes every write made so far durable (one WAL fsync, shared by all
+// of them).
+func (s *Store) Sync() error { return s.db.LogData(nil, pebble.Sync) }
 
 func decodeValue(val []byte) (Meta, []byte, error) {
 	var m Meta
