@@ -443,7 +443,7 @@ func (s *Service) Read(typ, id string) (Meta, []byte, *records.Version, error) {
 	if h == nil {
 		return Meta{}, nil, nil, fmt.Errorf("%s/%s: %w", typ, id, ErrNotFound)
 	}
-	return s.VRead(typ, id, h.Version)
+	return s.vread(typ, id, h.Version)
 }
 
 // VRead returns one anchored version.
@@ -455,6 +455,11 @@ func (s *Service) VRead(typ, id string, v uint64) (Meta, []byte, *records.Versio
 	if h == nil || v == 0 || v > h.Version {
 		return Meta{}, nil, nil, fmt.Errorf("%s/%s/_history/%d: %w", typ, id, v, ErrNotFound)
 	}
+	return s.vread(typ, id, v)
+}
+
+// vread reads version v, known to be anchored.
+func (s *Service) vread(typ, id string, v uint64) (Meta, []byte, *records.Version, error) {
 	m, js, err := s.cfg.Store.Get(typ, id, v)
 	if err != nil {
 		return m, nil, nil, err
