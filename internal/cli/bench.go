@@ -39,17 +39,11 @@ func newBenchLedgerCmd(g *globals) *cobra.Command {
 		RunE: func(c *cobra.Command, _ []string) error {
 			o.Verify = !noVerify
 			o.Solo = node.SoloConfig{MaxTxs: maxTxs, MaxDelay: node.Duration(maxDelay)}
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			upd, fin := progress(g.stderr, "benchmark")
 			o.Progress = upd
 			if memProfile != "" {
@@ -112,17 +106,11 @@ func newBenchFHIRCmd(g *globals) *cobra.Command {
 			"validated, encrypted, anchored on the ledger and durable before it is answered.",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			upd, fin := progress(g.stderr, "bench fhir")
 			o.Progress = func(_ string, d, t int) { upd(d, t) }
 			res, err := node.BenchFHIR(c.Context(), o)
@@ -151,4 +139,21 @@ func newBenchFHIRCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&o.Dir, "home", "", "keep the benchmark's home here (default: temporary, removed)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return c
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called; an
+// empty path profiles nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -112,7 +112,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 					return err
 				}
 			} else {
-				printDemo(g, dir, base, n, sum, loadOnly)
+				printDemo(g, dir, base, n, sum)
 			}
 			if loadOnly {
 				return nil
@@ -201,7 +201,7 @@ func loadPatients(ctx context.Context, g *globals, n *node.Node, count int) (int
 	return count, first, nil
 }
 
-func printDemo(g *globals, dir, base string, n *node.Node, sum *demo.Summary, loadOnly bool) {
+func printDemo(g *globals, dir, base string, n *node.Node, sum *demo.Summary) {
 	w := g.stdout
 	st := n.Store()
 	fmt.Fprintf(w, "\nmedledger demo\n")
@@ -241,5 +241,4 @@ func printDemo(g *globals, dir, base string, n *node.Node, sum *demo.Summary, lo
 		return
 	}
 	fmt.Fprintf(w, "\nThe ledger is in %s. Next:\n  medledger verify --home %s\n  medledger serve --home %s\n", dir, dir, dir)
-	_ = loadOnly
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -428,5 +427,3 @@ func rssMB() float64 {
 	}
 	return 0
 }
-
-var _ = errors.New

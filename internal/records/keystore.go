@@ -34,8 +34,3 @@ func (k *KeyStore) GetKey(subject string) ([]byte, bool, error) {
 func (k *KeyStore) PutKey(subject string, wrapped []byte) error {
 	return k.db.Set(keyKey(subject), wrapped, pebble.Sync)
 }
-
-// DeleteKey removes a subject's key durably (crypto-shredding).
-func (k *KeyStore) DeleteKey(subject string) error {
-	return k.db.Delete(keyKey(subject), pebble.Sync)
-}

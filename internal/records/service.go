@@ -248,6 +248,7 @@ func (s *Service) Apply(ctx context.Context, author string, ops []Op) ([]Written
 		k := typ + "/" + id
 		var cur uint64
 		var deleted bool
+		var head *records.Head
 		if v, ok := seen[k]; ok {
 			cur = v
 		} else {
@@ -256,7 +257,7 @@ func (s *Service) Apply(ctx context.Context, author string, ops []Op) ([]Written
 				return nil, err
 			}
 			if h != nil {
-				cur, deleted = h.Version, h.Deleted
+				cur, deleted, head = h.Version, h.Deleted, h
 			}
 		}
 		switch op.Kind {
@@ -285,10 +286,9 @@ func (s *Service) Apply(ctx context.Context, author string, ops []Op) ([]Written
 		w := Written{Meta: Meta{Type: typ, ID: id, Version: v, LastUpdated: now}}
 		a := records.Anchor{Type: typ, ID: id, Version: v, Op: op.Kind, Author: author}
 		if op.Kind == records.OpDelete {
-			h, _ := s.Head(typ, id)
 			w.Meta.Deleted = true
-			if h != nil && h.Patient != "" {
-				w.Meta.Subject, a.Patient = h.Patient, h.Patient
+			if head != nil && head.Patient != "" {
+				w.Meta.Subject, a.Patient = head.Patient, head.Patient
 			} else {
 				w.Meta.Subject = "org:" + s.cfg.Org
 			}

@@ -300,21 +300,42 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, ops []rec.Op) ([]
 	return out, true
 }
 
-func (s *Server) create(w http.ResponseWriter, r *http.Request) {
+// typedBody reads the request body as a resource of the URL's type.
+func (s *Server) typedBody(w http.ResponseWriter, r *http.Request) (*fhir.Resource, *apiError) {
 	typ := r.PathValue("type")
 	if e := s.checkType(typ); e != nil {
-		s.fail(w, r, e)
-		return
+		return nil, e
 	}
 	res, e := readResource(w, r)
+	if e != nil {
+		return nil, e
+	}
+	if res.Type != typ {
+		return nil, outcome(http.StatusBadRequest, "invalid", "resourceType", "the body is a %s, the URL names %s", res.Type, typ)
+	}
+	return res, nil
+}
+
+// versionPath parses [type]/[id]/_history/[vid] from the URL.
+func (s *Server) versionPath(r *http.Request) (typ, id string, v uint64, e *apiError) {
+	typ, id = r.PathValue("type"), r.PathValue("id")
+	if e := s.checkType(typ); e != nil {
+		return "", "", 0, e
+	}
+	v, err := strconv.ParseUint(r.PathValue("vid"), 10, 64)
+	if err != nil {
+		return "", "", 0, outcome(http.StatusNotFound, "not-found", "", "version ids are positive integers")
+	}
+	return typ, id, v, nil
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request) {
+	res, e := s.typedBody(w, r)
 	if e != nil {
 		s.fail(w, r, e)
 		return
 	}
-	if res.Type != typ {
-		s.fail(w, r, outcome(http.StatusBadRequest, "invalid", "resourceType", "the body is a %s, the URL names %s", res.Type, typ))
-		return
-	}
+	typ := res.Type
 	res.ID = rec.NewID() // create ignores a client-supplied id (FHIR 3.1.0.1)
 	if ine := r.Header.Get("If-None-Exist"); ine != "" {
 		// Conditional create (3.1.0.8): one match → 200 with it, several →
@@ -344,20 +365,12 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request) {
-	typ, id := r.PathValue("type"), r.PathValue("id")
-	if e := s.checkType(typ); e != nil {
-		s.fail(w, r, e)
-		return
-	}
-	res, e := readResource(w, r)
+	res, e := s.typedBody(w, r)
 	if e != nil {
 		s.fail(w, r, e)
 		return
 	}
-	if res.Type != typ {
-		s.fail(w, r, outcome(http.StatusBadRequest, "invalid", "resourceType", "the body is a %s, the URL names %s", res.Type, typ))
-		return
-	}
+	typ, id := res.Type, r.PathValue("id")
 	if res.ID != id {
 		s.fail(w, r, outcome(http.StatusBadRequest, "invalid", typ+".id", "the body's id must equal the id in the URL"))
 		return
@@ -431,14 +444,9 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) vread(w http.ResponseWriter, r *http.Request) {
-	typ, id := r.PathValue("type"), r.PathValue("id")
-	if e := s.checkType(typ); e != nil {
+	typ, id, v, e := s.versionPath(r)
+	if e != nil {
 		s.fail(w, r, e)
-		return
-	}
-	v, err := strconv.ParseUint(r.PathValue("vid"), 10, 64)
-	if err != nil {
-		s.fail(w, r, outcome(http.StatusNotFound, "not-found", "", "version ids are positive integers"))
 		return
 	}
 	m, js, a, err := s.deps.Service.VRead(typ, id, v)
@@ -535,14 +543,9 @@ func (s *Server) historyBundle(w http.ResponseWriter, r *http.Request, ms []rec.
 // ledger, with the anchoring transaction's inclusion proof, as a
 // Parameters resource.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
-	typ, id := r.PathValue("type"), r.PathValue("id")
-	if e := s.checkType(typ); e != nil {
+	typ, id, v, e := s.versionPath(r)
+	if e != nil {
 		s.fail(w, r, e)
-		return
-	}
-	v, err := strconv.ParseUint(r.PathValue("vid"), 10, 64)
-	if err != nil {
-		s.fail(w, r, outcome(http.StatusNotFound, "not-found", "", "version ids are positive integers"))
 		return
 	}
 	_, js, a, err := s.deps.Service.VRead(typ, id, v)

@@ -17,14 +17,9 @@ import (
 // for each write; this renders it as the standard resource, with the
 // anchoring transaction as its signature's data reference.
 func (s *Server) provenance(w http.ResponseWriter, r *http.Request) {
-	typ, id := r.PathValue("type"), r.PathValue("id")
-	if e := s.checkType(typ); e != nil {
+	typ, id, v, e := s.versionPath(r)
+	if e != nil {
 		s.fail(w, r, e)
-		return
-	}
-	v, err := strconv.ParseUint(r.PathValue("vid"), 10, 64)
-	if err != nil {
-		s.fail(w, r, outcome(http.StatusNotFound, "not-found", "", "version ids are positive integers"))
 		return
 	}
 	a, err := s.deps.Service.Anchor(typ, id, v)
