@@ -150,6 +150,17 @@ func submitter(n *node.Node) demo.Submitter {
 	}
 }
 
+// progName is how the user can run this program again: "go run
+// ./cmd/medledger" when started by go run (a binary in the go-build cache),
+// else "medledger".
+func progName() string {
+	exe, err := os.Executable()
+	if err == nil && strings.Contains(exe, "go-build") {
+		return "go run ./cmd/medledger"
+	}
+	return "medledger"
+}
+
 func samplePatient(s *demo.Summary) string {
 	if s == nil || s.SamplePatient == "" {
 		return "PATIENT_ID"
@@ -232,13 +243,13 @@ func printDemo(g *globals, dir, base string, n *node.Node, sum *demo.Summary) {
 			"curl -s '" + base + "/fhir/Patient?name=" + samplePatientName(sum) + "&_count=3'",
 			"curl -s '" + base + "/fhir/Observation?patient=" + samplePatient(sum) + "&code=http://loinc.org|29463-7&_sort=-date'",
 			"curl -s '" + base + "/fhir/Patient/" + samplePatient(sum) + "/_history/1/$verify'   # stored = anchored, with proof",
-			"medledger proof --home " + dir + " --node " + base + " --tx " + tx + "   # check the proof yourself",
-			"medledger verify --home " + dir + "   # re-check the whole ledger",
+			progName() + " proof --home " + dir + " --node " + base + " --tx " + tx + "   # check the proof yourself",
+			progName() + " verify --home " + dir + "   # re-check the whole ledger",
 		} {
 			fmt.Fprintf(w, "  %s\n", l)
 		}
 		fmt.Fprintf(w, "\nPress Ctrl-C to stop. The data stays in %s.\n", dir)
 		return
 	}
-	fmt.Fprintf(w, "\nThe ledger is in %s. Next:\n  medledger verify --home %s\n  medledger serve --home %s\n", dir, dir, dir)
+	fmt.Fprintf(w, "\nThe ledger is in %s. Next:\n  %s verify --home %s\n  %s serve --home %s\n", dir, progName(), dir, progName(), dir)
 }
