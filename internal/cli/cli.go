@@ -29,6 +29,7 @@ var Version = "dev"
 func Run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	tuneRuntime()
 	return RunContext(ctx, args, stdout, stderr)
 }
 

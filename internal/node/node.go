@@ -242,6 +242,9 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 
 func (n *Node) closeFHIR() {
 	if n.fhir != nil {
+		if n.fhir.api != nil {
+			n.fhir.api.Close()
+		}
 		n.fhir.store.Close()
 	}
 }

@@ -58,8 +58,9 @@ type Indexer interface {
 
 // Service is the FHIR record write and read path. Safe for concurrent use.
 type Service struct {
-	cfg   Config
-	locks [256]sync.Mutex // striped by type/id: serialises versions of one resource
+	cfg     Config
+	locks   [256]sync.Mutex // striped by type/id: serialises versions of one resource
+	anchors *anchorCache
 }
 
 // NewService returns a Service.
@@ -67,7 +68,7 @@ func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{cfg: cfg}
+	return &Service{cfg: cfg, anchors: newAnchorCache(1 << 17)}
 }
 
 // Errors the service returns (wrapped), for the API to map to statuses.
@@ -128,7 +129,12 @@ func (s *Service) Head(typ, id string) (*records.Head, error) {
 
 // Anchor returns the ledger anchor of one version.
 func (s *Service) Anchor(typ, id string, v uint64) (*records.Version, error) {
-	raw, ok, err := s.cfg.Ledger.Get([]byte("records/" + records.VersionKey(typ, id, v)))
+	key := "records/" + records.VersionKey(typ, id, v)
+	if a, ok := s.anchors.get(key); ok {
+		cp := *a
+		return &cp, nil
+	}
+	raw, ok, err := s.cfg.Ledger.Get([]byte(key))
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +145,8 @@ func (s *Service) Anchor(typ, id string, v uint64) (*records.Version, error) {
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return nil, err
 	}
+	cp := a
+	s.anchors.put(key, &cp)
 	return &a, nil
 }
 

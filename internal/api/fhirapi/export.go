@@ -133,6 +133,9 @@ type exporter struct {
 	// jobs are the jobs not yet expired or deleted, by id.
 	// +checklocks:mu
 	jobs map[string]*exportJob
+	// closed is set by close: no job starts after it.
+	// +checklocks:mu
+	closed bool
 }
 
 func newExporter(s *Server) *exporter {
@@ -261,6 +264,10 @@ func (e *exporter) newJob(actor, reqURL string, level exportLevel, types []strin
 		done: make(chan struct{}), progress: "starting",
 	}
 	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, outcome(http.StatusServiceUnavailable, "transient", "", "the server is shutting down; try again once it is back")
+	}
 	running := 0
 	for _, o := range e.jobs {
 		if o.state == jobRunning {
@@ -363,6 +370,27 @@ func newestChange(dir string) time.Time {
 		return nil
 	})
 	return t
+}
+
+// close cancels every job, waits for the workers to return and removes
+// all job files: jobs live in memory, so their files would be unreachable
+// after a restart. Kick-offs after close are refused.
+func (e *exporter) close() {
+	e.mu.Lock()
+	e.closed = true
+	jobs := make([]*exportJob, 0, len(e.jobs))
+	for id, j := range e.jobs {
+		jobs = append(jobs, j)
+		delete(e.jobs, id)
+	}
+	e.mu.Unlock()
+	for _, j := range jobs {
+		j.cancel()
+	}
+	for _, j := range jobs {
+		<-j.done
+		os.RemoveAll(j.dir)
+	}
 }
 
 // run is a job's worker.

@@ -180,3 +180,41 @@ func TestExportExpiry(t *testing.T) {
 		}
 	}
 }
+
+// TestExportClose checks that close cancels a running job, waits for its
+// worker, removes every job's files and refuses new jobs.
+func TestExportClose(t *testing.T) {
+	e, now := testExporter(t)
+	if err := e.ensureRoot(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	running := &exportJob{id: newJobID(), dir: filepath.Join(e.root, "running"), txTime: now, done: make(chan struct{}), cancel: cancel}
+	finished := &exportJob{id: newJobID(), dir: filepath.Join(e.root, "finished"), txTime: now, done: make(chan struct{}), cancel: func() {}, state: jobComplete}
+	close(finished.done)
+	for _, j := range []*exportJob{running, finished} {
+		os.Mkdir(j.dir, 0o700)
+		os.WriteFile(filepath.Join(j.dir, "Patient.ndjson"), []byte("{}\n"), 0o600)
+		e.mu.Lock()
+		e.jobs[j.id] = j
+		e.mu.Unlock()
+	}
+	workerSawCancel := false
+	go func() { // a worker that runs until cancelled
+		defer close(running.done)
+		<-ctx.Done()
+		workerSawCancel = true
+	}()
+	e.close()
+	if !workerSawCancel {
+		t.Error("close returned before the running worker did")
+	}
+	for _, j := range []*exportJob{running, finished} {
+		if _, err := os.Stat(j.dir); !os.IsNotExist(err) {
+			t.Errorf("after close, %s job directory: stat err %v; want removed", filepath.Base(j.dir), err)
+		}
+	}
+	if _, apiErr := e.newJob("a", "/fhir/$export", levelSystem, nil, time.Time{}); apiErr == nil || apiErr.status != 503 {
+		t.Errorf("kick-off after close: %v; want 503", apiErr)
+	}
+}

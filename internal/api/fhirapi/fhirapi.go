@@ -60,6 +60,8 @@ type Server struct {
 	// condMu serialises conditional creates and updates from their search
 	// to their anchored, indexed write.
 	condMu sync.Mutex
+
+	exports *exporter
 }
 
 // ContentType is the media type of every answer.
@@ -92,6 +94,7 @@ func New(d Deps) *Server {
 	s.mux.HandleFunc("GET /fhir/{type}/{id}/_history/{vid}/$provenance", s.provenance)
 	s.mux.HandleFunc("GET /fhir/Patient/{id}/$everything", s.everything)
 	ex := newExporter(s)
+	s.exports = ex
 	s.mux.HandleFunc("GET /fhir/$export", ex.kickoff(levelSystem, ""))
 	for _, t := range fhir.SupportedTypes { // not {type}/$export: it would overlap $export-status/{job}
 		s.mux.HandleFunc("GET /fhir/"+t+"/$export", ex.kickoff(levelOf(t), t))
@@ -104,6 +107,12 @@ func New(d Deps) *Server {
 	})
 	return s
 }
+
+// Close stops the server's background work: running bulk exports are
+// cancelled and every export's files removed (jobs do not survive a
+// restart). Call it after the HTTP server stopped and before the records
+// store closes; requests after Close may fail.
+func (s *Server) Close() { s.exports.close() }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
