@@ -2,6 +2,7 @@ package records
 
 import (
 	"bytes"
+	"context"
 	"errors"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -30,7 +31,25 @@ func (k *KeyStore) GetKey(subject string) ([]byte, bool, error) {
 	return bytes.Clone(v), true, nil
 }
 
-// PutKey stores a subject's wrapped key durably.
+// PutKey stores a subject's wrapped key durably. When it replaces a value
+// (a shred, a rotation) it then compacts the key's range, as
+// crypt.KeyStore asks, so that the replaced value does not linger in the
+// database's tables. (A write-ahead log file that Pebble keeps for reuse
+// may still hold it until it is overwritten.)
 func (k *KeyStore) PutKey(subject string, wrapped []byte) error {
-	return k.db.Set(keyKey(subject), wrapped, pebble.Sync)
+	key := keyKey(subject)
+	_, c, err := k.db.Get(key)
+	replaced := err == nil
+	if replaced {
+		c.Close()
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return err
+	}
+	if err := k.db.Set(key, wrapped, pebble.Sync); err != nil {
+		return err
+	}
+	if !replaced {
+		return nil
+	}
+	return k.db.Compact(context.Background(), key, append(bytes.Clone(key), 0), false)
 }

@@ -1,6 +1,7 @@
 package records
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -148,6 +149,13 @@ func (s *Service) Anchor(typ, id string, v uint64) (*records.Version, error) {
 	cp := a
 	s.anchors.put(key, &cp)
 	return &a, nil
+}
+
+// PatientPseudonym returns the ledger pseudonym of the patient a resource
+// belongs to (see PatientOf), "" if none.
+func (s *Service) PatientPseudonym(r *fhir.Resource) string {
+	_, p := s.subject(r)
+	return p
 }
 
 // subject returns the key subject and ledger pseudonym of a resource.
@@ -328,6 +336,19 @@ func (s *Service) Apply(ctx context.Context, author string, ops []Op) ([]Written
 	if len(anchors) == 0 {
 		return out, nil
 	}
+	// A stored version above the anchored head belongs to an earlier write
+	// whose outcome is unknown (a timeout): its anchor may still commit.
+	// Replacing it would leave that anchor naming content no longer stored,
+	// so refuse until it commits or Sweep removes it at the next start.
+	for _, v := range vs {
+		ok, err := s.cfg.Store.has(v.Meta.Type, v.Meta.ID, v.Meta.Version)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return nil, fmt.Errorf("%s/%s/_history/%d is stored but not yet anchored by an earlier write: %w", v.Meta.Type, v.Meta.ID, v.Meta.Version, ErrConflict)
+		}
+	}
 	if err := s.cfg.Store.Put(vs); err != nil {
 		return nil, err
 	}
@@ -395,7 +416,7 @@ func (s *Service) Rebuild() (int, error) {
 		if err != nil {
 			return err
 		}
-		if h == nil || h.Deleted || c.js == nil {
+		if h == nil || h.Deleted {
 			return nil
 		}
 		if h.Version != c.m.Version {
@@ -406,6 +427,9 @@ func (s *Service) Rebuild() (int, error) {
 				return nil
 			}
 			c = &latest{m: m, js: js}
+		}
+		if c.js == nil {
+			return nil // shredded or unreadable: not searchable
 		}
 		r, err := fhir.Parse(c.js)
 		if err != nil {
@@ -543,7 +567,12 @@ func (s *Service) TypeHistory(typ string, since time.Time, count int) ([]Meta, i
 			out = append(out, m)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b Meta) int { return b.LastUpdated.Compare(a.LastUpdated) })
+	// Versions written in the same millisecond (one transaction, or a busy
+	// node) tie on time: break ties by id, as before, then put the later
+	// version of a resource first, since it is the newer.
+	slices.SortStableFunc(out, func(a, b Meta) int {
+		return cmp.Or(b.LastUpdated.Compare(a.LastUpdated), strings.Compare(a.ID, b.ID), cmp.Compare(b.Version, a.Version))
+	})
 	total := len(out)
 	if count > 0 && len(out) > count {
 		out = out[:count]

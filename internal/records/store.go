@@ -17,7 +17,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -118,6 +120,12 @@ func (s *Store) Put(vs []Version) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	for _, v := range vs {
+		// The header stores them as JSON, which would change invalid
+		// UTF-8, and the key layout separates them with 0x00: either way
+		// the version could not be found or decrypted again.
+		if !validName(v.Meta.Type) || !validName(v.Meta.ID) {
+			return errors.New("records: a type or id is not UTF-8 without NUL bytes")
+		}
 		var ct []byte
 		if !v.Meta.Deleted {
 			var err error
@@ -138,6 +146,8 @@ func (s *Store) Put(vs []Version) error {
 	}
 	return nil
 }
+
+func validName(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 // Sync makes every write made so far durable (one WAL fsync, shared by all
 // of them).
@@ -178,6 +188,18 @@ func (s *Store) Get(typ, id string, version uint64) (Meta, []byte, error) {
 		return m, nil, fmt.Errorf("records: decrypt %s/%s/_history/%d: %w", typ, id, version, err)
 	}
 	return m, pt, nil
+}
+
+// has reports whether a version is stored, without decrypting it.
+func (s *Store) has(typ, id string, version uint64) (bool, error) {
+	_, c, err := s.db.Get(versionKey(typ, id, version))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, c.Close()
 }
 
 // Versions returns the headers of every stored version of a resource,
