@@ -2,10 +2,10 @@
 GO ?= go
 PKGS = ./...
 
-.PHONY: test vet spec interop-deps fmt-check tidy-check generate-check check build fuzz bench
+.PHONY: test vet spec interop-deps e2e-deps web-assets-check fmt-check tidy-check generate-check check build fuzz bench
 
 ## test: go vet plus all tests with the race detector (the README's test command)
-test: vet spec interop-deps
+test: vet spec interop-deps e2e-deps
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 ## spec: fetch the CC0 FHIR R4 standards data the conformance tests read (npm, pinned, checksummed)
@@ -15,6 +15,14 @@ spec:
 ## interop-deps: install the pinned npm FHIR client the interop test drives the server with
 interop-deps:
 	./scripts/interop.sh
+
+## e2e-deps: install Debian's chromium (apt-get, as root) and the pinned playwright-core the dashboard's browser tests drive it with
+e2e-deps:
+	./scripts/browser.sh --if-possible
+
+## web-assets-check: the dashboard's vendored front-end files must be the pinned npm packages' (scripts/web-assets.sh)
+web-assets-check:
+	./scripts/web-assets.sh --check
 
 ## generate-check: go generate must reproduce the committed tables
 generate-check: spec
@@ -31,7 +39,7 @@ tidy-check:
 	$(GO) mod tidy -diff
 
 ## check: everything CI runs
-check: fmt-check tidy-check generate-check test
+check: fmt-check tidy-check generate-check web-assets-check test
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/medledger ./cmd/medledger

@@ -228,7 +228,7 @@ func (s *Server) getBlock(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ans := BlockAnswer{Hash: sh.Header.Hash(), Header: viewHeader(&sh.Header), HeaderRaw: b64(sh.Header.Encode()), Signature: b64(sh.Signature), Txs: []BlockTx{}}
+	ans := BlockAnswer{Hash: sh.Header.Hash(), Header: viewHeader(&sh.Header), HeaderRaw: b64(sh.Header.Encode()), Signature: b64(sh.Signature), SignedBy: sh.SignerID(), Txs: []BlockTx{}}
 	for i := uint32(0); uint64(i) < sh.Header.TxCount; i++ {
 		raw, err := s.deps.Store.Tx(h, i)
 		if err != nil {
@@ -259,11 +259,12 @@ func (s *Server) sth() (STH, error) {
 	}
 	h := &last.Header
 	var pub string
-	if h.Proposer == s.deps.NodeKeyID { // only this node's own key is at hand
+	signer := last.SignerID()
+	if signer == s.deps.NodeKeyID { // only this node's own key is at hand
 		pub = b64(s.deps.NodeKey)
 	}
 	return STH{ChainID: h.ChainID, TreeSize: h.TxLogSize, RootHash: h.TxLogRoot, Height: h.Height, Time: h.Timestamp(),
-		BlockHash: h.Hash(), Header: b64(h.Encode()), Signature: b64(last.Signature), KeyID: h.Proposer, PublicKey: pub}, nil
+		BlockHash: h.Hash(), Header: b64(h.Encode()), Signature: b64(last.Signature), KeyID: signer, PublicKey: pub}, nil
 }
 
 func (s *Server) getSTH(w http.ResponseWriter, r *http.Request) error {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -77,7 +78,16 @@ type Issuer struct {
 	audience string // the aud claim: the FHIR base URL
 	signer   jose.Signer
 	now      func() time.Time
+
+	// verified caches the principals of tokens already verified, until
+	// they expire: a client sends the same token with every request, and
+	// parsing and checking a JWT costs far more than the lookup.
+	mu       sync.Mutex
+	verified map[string]*Principal // guarded by mu
 }
+
+// maxVerified bounds the verified-token cache; when full it is emptied.
+const maxVerified = 1 << 14
 
 // NewIssuer returns an Issuer signing with key. issuer is the node's base
 // URL (e.g. https://node.example), audience the FHIR base URL tokens are
@@ -132,7 +142,8 @@ func (is *Issuer) Mint(p *Principal, ttl time.Duration) (string, error) {
 }
 
 // Verify checks a token's signature, issuer, audience and times and
-// returns its principal. Errors wrap ErrInvalidToken or ErrExpiredToken
+// returns its principal, which the caller must not modify (it is shared
+// by every request with the same token). Errors wrap ErrInvalidToken or ErrExpiredToken
 // and say what was wrong, never quoting the token.
 func (is *Issuer) Verify(raw string) (*Principal, error) {
 	if raw == "" {
@@ -141,6 +152,30 @@ func (is *Issuer) Verify(raw string) (*Principal, error) {
 	if len(raw) > maxTokenBytes {
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, maxTokenBytes)
 	}
+	is.mu.Lock()
+	p, ok := is.verified[raw]
+	is.mu.Unlock()
+	if ok {
+		if is.now().After(p.Expiry.Add(leeway)) {
+			return nil, fmt.Errorf("%w", ErrExpiredToken)
+		}
+		return p, nil
+	}
+	p, err := is.verify(raw)
+	if err != nil {
+		return nil, err
+	}
+	is.mu.Lock()
+	if is.verified == nil || len(is.verified) >= maxVerified {
+		is.verified = make(map[string]*Principal)
+	}
+	is.verified[raw] = p
+	is.mu.Unlock()
+	return p, nil
+}
+
+// verify checks a token in full.
+func (is *Issuer) verify(raw string) (*Principal, error) {
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA})
 	if err != nil {
 		return nil, fmt.Errorf("%w: not a signed JWT with alg EdDSA", ErrInvalidToken)

@@ -108,7 +108,14 @@ func Execute(m *contract.Machine, in Input) (*Output, error) {
 		TxLogRoot:   out.Log.Root(),
 		Proposer:    in.Proposer,
 	}
-	hdr.AppHash = ledger.AppHash(in.Parent.AppHash, hdr.ChangesHash, hdr.ResultsRoot, hdr.TxLogSize, hdr.TxLogRoot)
+	if n == 0 {
+		// An empty block (CometBFT makes them; solo never does) changes
+		// neither state nor log, so the app hash stays: CometBFT then
+		// sees nothing to prove and does not chase it with another block.
+		hdr.AppHash = in.Parent.AppHash
+	} else {
+		hdr.AppHash = ledger.AppHash(in.Parent.AppHash, hdr.ChangesHash, hdr.ResultsRoot, hdr.TxLogSize, hdr.TxLogRoot)
+	}
 	out.Block.Header.Header = hdr
 	return out, nil
 }

@@ -17,7 +17,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure performance (see the README's Performance section)",
 	}
-	c.AddCommand(newBenchLedgerCmd(g), newBenchFHIRCmd(g))
+	c.AddCommand(newBenchLedgerCmd(g), newBenchFHIRCmd(g), newBenchClusterCmd(g))
 	return c
 }
 
@@ -99,11 +99,14 @@ func newBenchFHIRCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	var cpuProfile string
 	c := &cobra.Command{
-		Use:   "fhir [--patients N] [--creates N] [--reads N] [--searches N] [--clients M] [--json]",
+		Use:   "fhir [--patients N] [--creates N] [--reads N] [--searches N] [--clients M] [--auth] [--json]",
 		Short: "FHIR API throughput and latency over loopback HTTP (import, create, read, search)",
 		Long: "bench fhir starts a node in a temporary home, imports synthetic patients as transaction Bundles,\n" +
 			"then has concurrent clients create Observations, read resources by id and search. Every write is\n" +
-			"validated, encrypted, anchored on the ledger and durable before it is answered.",
+			"validated, encrypted, anchored on the ledger and durable before it is answered.\n\n" +
+			"With --auth every request carries an access token and is decided by the access rules, and every\n" +
+			"access leaves an AuditEvent on the ledger before it is answered; reads and searches are then a\n" +
+			"practitioner's, allowed by an in-progress encounter at each patient.",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			stop, err := startCPUProfile(cpuProfile)
@@ -121,8 +124,12 @@ func newBenchFHIRCmd(g *globals) *cobra.Command {
 			if asJSON {
 				return printJSON(g.stdout, res)
 			}
-			fmt.Fprintf(g.stdout, "FHIR over HTTP, %d clients, %d cores\n  import:  %d patients (%d resources) in %.1fs\n  creates: %.0f/s (p99 %.1f ms)\n  reads:   %.0f/s (p50 %.2f ms, p99 %.2f ms)\n  search:  p50 %.2f ms, p99 %.2f ms over %d resources\n",
-				res.Clients, res.Cores, res.ImportPatients, res.ImportResources, res.ImportSeconds, res.CreatesPerS, res.CreateP99ms, res.ReadsPerS, res.ReadP50ms, res.ReadP99ms, res.SearchP50ms, res.SearchP99ms, res.SearchResources)
+			mode := "no authentication"
+			if res.Auth {
+				mode = fmt.Sprintf("tokens + access decisions + %d audit events on the ledger", res.AuditEvents)
+			}
+			fmt.Fprintf(g.stdout, "FHIR over HTTP (%s), %d clients, %d cores\n  import:  %d patients (%d resources) in %.1fs\n  creates: %.0f/s (p99 %.1f ms)\n  reads:   %.0f/s (p50 %.2f ms, p99 %.2f ms)\n  search:  p50 %.2f ms, p99 %.2f ms over %d resources\n",
+				mode, res.Clients, res.Cores, res.ImportPatients, res.ImportResources, res.ImportSeconds, res.CreatesPerS, res.CreateP99ms, res.ReadsPerS, res.ReadP50ms, res.ReadP99ms, res.SearchP50ms, res.SearchP99ms, res.SearchResources)
 			if res.Failed > 0 {
 				fmt.Fprintf(g.stdout, "  failed:  %d requests\n", res.Failed)
 			}
@@ -135,6 +142,7 @@ func newBenchFHIRCmd(g *globals) *cobra.Command {
 	c.Flags().IntVar(&o.Searches, "searches", 2000, "searches")
 	c.Flags().IntVar(&o.Clients, "clients", 64, "concurrent HTTP clients (import, create, read)")
 	c.Flags().IntVar(&o.SearchClients, "search-clients", 8, "concurrent clients in the search phase")
+	c.Flags().BoolVar(&o.Auth, "auth", false, "authenticate, decide and audit every request")
 	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	c.Flags().StringVar(&o.Dir, "home", "", "keep the benchmark's home here (default: temporary, removed)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")

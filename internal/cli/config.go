@@ -22,14 +22,20 @@ type nodeFlags struct {
 	maxTxs    int
 	maxDelay  time.Duration
 	queueSize int
+	consensus string
+	tlsCert   string
+	tlsKey    string
 }
 
 func (f *nodeFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.addr, "addr", "", "HTTP listen address (env MEDLEDGER_ADDR; default "+node.DefaultAddr+")")
 	c.Flags().StringVar(&f.mllp, "mllp", "", "also accept HL7 v2 over MLLP on this address, e.g. 127.0.0.1:2575 (env MEDLEDGER_MLLP_ADDR)")
+	c.Flags().StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (env MEDLEDGER_TLS_CERT; init --tls makes a development one)")
+	c.Flags().StringVar(&f.tlsKey, "tls-key", "", "the PEM private key of --tls-cert (env MEDLEDGER_TLS_KEY)")
 	c.Flags().IntVar(&f.maxTxs, "max-txs", 0, "most transactions per block (env MEDLEDGER_MAX_TXS; default 2000)")
 	c.Flags().DurationVar(&f.maxDelay, "max-delay", 0, "longest wait to fill a block (env MEDLEDGER_MAX_DELAY; default 2ms)")
 	c.Flags().IntVar(&f.queueSize, "queue-size", 0, "most transactions awaiting commit before answering 503 (env MEDLEDGER_QUEUE_SIZE; default 50000)")
+	c.Flags().StringVar(&f.consensus, "consensus", "", "ordering: solo or cometbft (env MEDLEDGER_CONSENSUS; default: what the genesis names, else solo)")
 }
 
 // loadConfig builds the node configuration: defaults < config.json in the
@@ -60,6 +66,9 @@ func loadConfig(c *cobra.Command, dir string, f *nodeFlags) (node.Config, error)
 	}
 	env("MEDLEDGER_ADDR", func(s string) error { cfg.Addr = s; return nil })
 	env("MEDLEDGER_MLLP_ADDR", func(s string) error { cfg.MLLPAddr = s; return nil })
+	env("MEDLEDGER_TLS_CERT", func(s string) error { cfg.TLSCert = s; return nil })
+	env("MEDLEDGER_TLS_KEY", func(s string) error { cfg.TLSKey = s; return nil })
+	env("MEDLEDGER_CONSENSUS", func(s string) error { cfg.Consensus = s; return nil })
 	env("MEDLEDGER_MAX_TXS", atoi(&cfg.Solo.MaxTxs))
 	env("MEDLEDGER_QUEUE_SIZE", atoi(&cfg.Solo.QueueSize))
 	env("MEDLEDGER_MAX_DELAY", func(s string) error {
@@ -76,6 +85,12 @@ func loadConfig(c *cobra.Command, dir string, f *nodeFlags) (node.Config, error)
 		if fl.Changed("mllp") {
 			cfg.MLLPAddr = f.mllp
 		}
+		if fl.Changed("tls-cert") {
+			cfg.TLSCert = f.tlsCert
+		}
+		if fl.Changed("tls-key") {
+			cfg.TLSKey = f.tlsKey
+		}
 		if fl.Changed("max-txs") {
 			cfg.Solo.MaxTxs = f.maxTxs
 		}
@@ -84,6 +99,9 @@ func loadConfig(c *cobra.Command, dir string, f *nodeFlags) (node.Config, error)
 		}
 		if fl.Changed("queue-size") {
 			cfg.Solo.QueueSize = f.queueSize
+		}
+		if fl.Changed("consensus") {
+			cfg.Consensus = f.consensus
 		}
 	}
 	if err := cfg.Validate(); err != nil {

@@ -13,8 +13,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/medledger/medledger/client"
+	"github.com/medledger/medledger/internal/auth"
+	"github.com/medledger/medledger/internal/contracts/members"
 	"github.com/medledger/medledger/internal/demo"
+	"github.com/medledger/medledger/internal/genesis"
 	"github.com/medledger/medledger/internal/home"
+	"github.com/medledger/medledger/internal/identity"
 	"github.com/medledger/medledger/internal/ledger"
 	"github.com/medledger/medledger/internal/node"
 	"github.com/medledger/medledger/internal/synth"
@@ -52,16 +57,17 @@ func newDemoCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			doc, err := genesis.Load(h.Genesis())
+			if err != nil {
+				return err
+			}
+			cfg.DemoUsers = demoUsers(doc)
 			quiet := log
 			if !c.Flags().Changed("log-level") {
 				quiet = nil // keep the demo's screen for the demo
 			}
-			n, err := node.Open(cfg, quiet)
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			n.Start()
+			// Listen first: the node's public URL (token issuer and the
+			// dashboard's sign-in redirect) must name the port it serves.
 			var ln net.Listener
 			addr := cfg.Addr
 			if !loadOnly {
@@ -76,7 +82,17 @@ func newDemoCmd(g *globals) *cobra.Command {
 						return err
 					}
 				}
+				cfg.Addr = ln.Addr().String()
 			}
+			n, err := node.Open(cfg, quiet)
+			if err != nil {
+				if ln != nil {
+					ln.Close()
+				}
+				return err
+			}
+			defer n.Close()
+			n.Start()
 			var sum *demo.Summary
 			if n.Store().Height() == 0 {
 				upd, fin := progress(g.stderr, "loading demo transactions")
@@ -91,6 +107,9 @@ func newDemoCmd(g *globals) *cobra.Command {
 				if patients > 0 {
 					if sum.Patients, sum.SamplePatient, err = loadPatients(c.Context(), g, n, patients); err != nil {
 						return fmt.Errorf("loading synthetic patients: %w", err)
+					}
+					if err := enrolDemoUsers(c.Context(), n, h, cfg, sum.SamplePatient); err != nil {
+						return fmt.Errorf("enrolling the demo users: %w", err)
 					}
 				}
 			}
@@ -231,8 +250,12 @@ func printDemo(g *globals, dir, base string, n *node.Node, sum *demo.Summary) {
 		tx = sum.SampleTx
 	}
 	if base != "" {
-		fmt.Fprintf(w, "  API:     %s\n\nTry:\n", base)
+		org := n.Genesis().Orgs[0].ID
+		fmt.Fprintf(w, "  API:     %s\n", base)
+		fmt.Fprintf(w, "  web:     %s/ (sign in as a demo patient, clinician, privacy officer or admin)\n\nTry:\n", base)
+		auth := `-H "Authorization: Bearer $TOKEN" `
 		for _, l := range []string{
+			"TOKEN=$(" + progName() + " token --home " + dir + " --scope 'system/*.rs')   # the admin's backend token; 5 minutes",
 			"curl -s " + base + "/v1/status",
 			"curl -s " + base + "/v1/blocks/latest",
 			"curl -s " + base + "/v1/sth                      # the signed tree head",
@@ -240,9 +263,12 @@ func printDemo(g *globals, dir, base string, n *node.Node, sum *demo.Summary) {
 			"curl -s " + base + "/v1/members/" + strings.ReplaceAll(n.Genesis().Members[0].ID, " ", "%20"),
 			"curl -s " + base + "/metrics | grep ^medledger_",
 			"curl -s " + base + "/fhir/metadata",
-			"curl -s '" + base + "/fhir/Patient?name=" + samplePatientName(sum) + "&_count=3'",
-			"curl -s '" + base + "/fhir/Observation?patient=" + samplePatient(sum) + "&code=http://loinc.org|29463-7&_sort=-date'",
-			"curl -s '" + base + "/fhir/Patient/" + samplePatient(sum) + "/_history/1/$verify'   # stored = anchored, with proof",
+			"curl -s " + auth + "'" + base + "/fhir/Patient?name=" + samplePatientName(sum) + "&_count=3'",
+			"curl -s " + auth + "'" + base + "/fhir/Observation?patient=" + samplePatient(sum) + "&code=http://loinc.org|29463-7&_sort=-date'",
+			"curl -s " + auth + "'" + base + "/fhir/Patient/" + samplePatient(sum) + "/_history/1/$verify'   # stored = anchored, with proof",
+			"curl -s -o /dev/null -w '%{http_code}\\n' " + base + "/fhir/Patient   # no token: 401",
+			"TOKEN=$(" + progName() + " token --home " + dir + " --as " + org + "/demo-patient --scope 'patient/*.rs')",
+			"curl -s " + auth + "'" + base + "/fhir/AuditEvent?patient=" + samplePatient(sum) + "'   # who looked at my record",
 			progName() + " proof --home " + dir + " --node " + base + " --tx " + tx + "   # check the proof yourself",
 			progName() + " verify --home " + dir + "   # re-check the whole ledger",
 		} {
@@ -252,4 +278,66 @@ func printDemo(g *globals, dir, base string, n *node.Node, sum *demo.Summary) {
 		return
 	}
 	fmt.Fprintf(w, "\nThe ledger is in %s. Next:\n  %s verify --home %s\n  %s serve --home %s\n", dir, progName(), dir, progName(), dir)
+}
+
+// demoUsers are the members the demo's sign-in page offers.
+func demoUsers(doc *genesis.Doc) []auth.DemoUser {
+	org := doc.Orgs[0].ID
+	return []auth.DemoUser{
+		{Member: org + "/demo-patient", Label: "Patient (the sample patient)"},
+		{Member: org + "/demo-clinician", Label: "Clinician (no access until the patient consents or declares care)"},
+		{Member: org + "/privacy-officer", Label: "Privacy officer (auditor)"},
+		{Member: doc.Members[0].ID, Label: "Administrator"},
+	}
+}
+
+// enrolDemoUsers enrols the demo's patient (the sample patient's member),
+// clinician (with a Practitioner resource of their own) and privacy
+// officer, with fresh keys kept in the home.
+func enrolDemoUsers(ctx context.Context, n *node.Node, h home.Home, cfg node.Config, patient string) error {
+	doc := n.Genesis()
+	org := doc.Orgs[0].ID
+	bundle := `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Practitioner","id":"demo-clinician",` +
+		`"name":[{"family":"Demo","given":["Clinician"]}]},"request":{"method":"PUT","url":"Practitioner/demo-clinician"}}]}`
+	if st, body := n.ApplyBundle(ctx, []byte(bundle)); st != http.StatusOK {
+		return fmt.Errorf("demo practitioner: %d %.200s", st, body)
+	}
+	admin, err := h.LoadSigner(h.MemberKey(doc.Members[0].ID), cfg.MasterKeyEnv)
+	if err != nil {
+		return err
+	}
+	mk, err := h.MasterKeyValue(cfg.MasterKeyEnv)
+	if err != nil {
+		return err
+	}
+	var raws [][]byte
+	for _, u := range []struct{ name, role, fhirUser string }{
+		{"demo-patient", "patient", "Patient/" + patient},
+		{"demo-clinician", "practitioner", "Practitioner/demo-clinician"},
+		{"privacy-officer", "auditor", ""},
+	} {
+		k, err := identity.GenerateKey()
+		if err != nil {
+			return err
+		}
+		id := org + "/" + u.name
+		if err := identity.WriteKeyFile(h.MemberKey(id), k, identity.MasterKey(mk)); err != nil {
+			return err
+		}
+		p, _ := json.Marshal(members.Enrol{ID: id, Org: org, Roles: []string{u.role}, PublicKey: identity.EncodePublicKey(k.Public()), FHIRUser: u.fhirUser})
+		raw, _, err := client.Sign(client.Tx{ChainID: doc.ChainID, Contract: "members", Method: "enrol", Payload: p, Signer: doc.Members[0].ID}, admin)
+		if err != nil {
+			return err
+		}
+		raws = append(raws, raw)
+	}
+	for _, r := range n.SubmitBatch(ctx, raws) {
+		if r.Err != nil {
+			return r.Err
+		}
+		if r.Receipt.Result.Code != ledger.CodeOK {
+			return fmt.Errorf("enrol: %s", r.Receipt.Result.Message)
+		}
+	}
+	return nil
 }

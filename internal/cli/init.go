@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,7 +14,8 @@ import (
 func newInitCmd(g *globals) *cobra.Command {
 	var dir string
 	var o home.InitOptions
-	var asJSON bool
+	var asJSON, tlsDev bool
+	var tlsHosts []string
 	c := &cobra.Command{
 		Use:   "init --home DIR",
 		Short: "Create a node home: keys and a single-organisation development genesis",
@@ -22,6 +25,17 @@ func newInitCmd(g *globals) *cobra.Command {
 			doc, err := home.Init(dir, o)
 			if err != nil {
 				return err
+			}
+			if tlsDev {
+				h := home.Home{Dir: dir}
+				if err := h.DevCert(tlsHosts, time.Now()); err != nil {
+					return err
+				}
+				cfg, _ := json.MarshalIndent(map[string]any{"tls_cert": h.TLSCert(), "tls_key": h.TLSKey()}, "", "  ")
+				if err := os.WriteFile(h.Config(), append(cfg, '\n'), 0o600); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stderr, "Wrote a self-signed development certificate (%s) and config.json to serve HTTPS;\nclients must trust it, e.g. curl --cacert %s\n", h.TLSCert(), h.TLSCert())
 			}
 			if asJSON {
 				return printJSON(g.stdout, map[string]any{"home": dir, "chain_id": doc.ChainID, "genesis_hash": doc.Hash(), "admin": doc.Members[0].ID})
@@ -36,5 +50,7 @@ func newInitCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&o.OrgID, "org", "", "organisation id (default general-hospital)")
 	c.Flags().StringVar(&o.OrgName, "org-name", "", "organisation name (default General Hospital)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	c.Flags().BoolVar(&tlsDev, "tls", false, "also make a self-signed development TLS certificate and serve HTTPS")
+	c.Flags().StringSliceVar(&tlsHosts, "tls-host", nil, "extra host names or addresses for the development certificate")
 	return c
 }

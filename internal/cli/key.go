@@ -8,11 +8,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/medledger/medledger/internal/home"
 	"github.com/medledger/medledger/internal/identity"
+	"github.com/medledger/medledger/internal/node"
 )
 
 func newKeyCmd(g *globals) *cobra.Command {
-	c := &cobra.Command{Use: "key", Short: "Create and inspect member signing keys"}
+	c := &cobra.Command{Use: "key", Short: "Create and inspect member signing keys; rotate the records' keys"}
 	var out, passFile string
 	var asJSON bool
 	newCmd := &cobra.Command{
@@ -68,7 +70,7 @@ func newKeyCmd(g *globals) *cobra.Command {
 	}
 	showCmd.Flags().StringVar(&in, "in", "", "key file")
 	showCmd.Flags().StringVar(&passFile, "passphrase-file", "", "file holding the passphrase (first line)")
-	c.AddCommand(newCmd, showCmd)
+	c.AddCommand(newCmd, showCmd, newKeyRotateCmd(g))
 	return c
 }
 
@@ -89,4 +91,44 @@ func readPassphrase(path string) ([]byte, error) {
 		return nil, errors.New("a passphrase of at least 12 characters is required (--passphrase-file FILE or MEDLEDGER_PASSPHRASE)")
 	}
 	return p, nil
+}
+
+func newKeyRotateCmd(g *globals) *cobra.Command {
+	var dir, patient string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "rotate --home DIR [--patient ID]",
+		Short: "Rotate the records' key-encryption key (or one patient's data key) while the node serves",
+		Long: "key rotate asks the running node, through its admin socket, to make a new key-encryption key and\n" +
+			"re-wrap every data key under it (records are not re-encrypted; no downtime). With --patient it\n" +
+			"rotates that patient's data key instead: new versions are encrypted under the new key, older\n" +
+			"ones stay readable. The master key itself rotates by re-encrypting the home's key files with a\n" +
+			"new one (see the README's key hierarchy).",
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if dir == "" {
+				dir = envOr("MEDLEDGER_HOME", "")
+			}
+			if dir == "" {
+				return fmt.Errorf("--home DIR is required")
+			}
+			res, err := node.RotateKeys(c.Context(), home.Home{Dir: dir}, patient)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(g.stdout, res)
+			}
+			what := "key-encryption key rotated; every data key re-wrapped"
+			if res.Rotated == "dek" {
+				what = "data key of Patient/" + res.Patient + " rotated"
+			}
+			fmt.Fprintf(g.stdout, "%s in %.2fs\n", what, res.Seconds)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&dir, "home", "", "node home directory (env MEDLEDGER_HOME)")
+	c.Flags().StringVar(&patient, "patient", "", "rotate this patient's data key instead (FHIR Patient id)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return c
 }

@@ -13,8 +13,8 @@ func newServeCmd(g *globals) *cobra.Command {
 	var dir string
 	var f nodeFlags
 	c := &cobra.Command{
-		Use:   "serve --home DIR [--addr HOST:PORT]",
-		Short: "Run a node (solo ordering) and serve its HTTP API",
+		Use:   "serve --home DIR [--addr HOST:PORT] [--consensus solo|cometbft]",
+		Short: "Run a node (solo ordering, or a validator or full node of a CometBFT consortium) and serve its HTTP API",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			log, err := g.logger()
@@ -51,7 +51,7 @@ func newServeCmd(g *globals) *cobra.Command {
 				}()
 				log.Info("accepting HL7 v2 over MLLP", "addr", ml.Addr().String())
 			}
-			log.Info("serving", "addr", ln.Addr().String(), "chain_id", n.Genesis().ChainID, "height", n.Store().Height(), "node_key", n.KeyID())
+			log.Info("serving", "addr", ln.Addr().String(), "chain_id", n.Genesis().ChainID, "height", n.Store().Height(), "node_key", n.KeyID(), "consensus", n.Consensus())
 			return n.Serve(c.Context(), ln)
 		},
 	}

@@ -39,6 +39,19 @@ type Policy struct {
 	Name    string // "<contract>.<action>"
 	Doc     string
 	Default string // used until an admin sets another rule
+	// Env is the rule's environment; nil means ActionEnv. Policies that
+	// decide something other than a transaction (such as who may read a
+	// record) declare their own, and are evaluated by their owner with
+	// Machine.Engine rather than by Context.Allow.
+	Env *policy.Env
+}
+
+// env returns the policy's environment.
+func (p Policy) env() *policy.Env {
+	if p.Env == nil {
+		return ActionEnv
+	}
+	return p.Env
 }
 
 // ActionEnv is the environment of every action policy:
@@ -91,7 +104,7 @@ func NewMachine(chainID string, engine *policy.Engine, cs ...Contract) (*Machine
 				if !strings.HasPrefix(p.Name, name+".") {
 					return nil, fmt.Errorf("policy %q of contract %q must start with %q", p.Name, name, name+".")
 				}
-				if err := engine.Check(ActionEnv, p.Default); err != nil {
+				if err := engine.Check(p.env(), p.Default); err != nil {
 					return nil, fmt.Errorf("default of policy %q: %w", p.Name, err)
 				}
 				m.policies[p.Name] = p
@@ -132,6 +145,9 @@ func (m *Machine) Policies() []Policy {
 func (m *Machine) Member(r StateReader, id string) (*Member, bool, error) {
 	return m.members.lookup(r, id)
 }
+
+// Engine returns the engine that evaluates the machine's policies.
+func (m *Machine) Engine() *policy.Engine { return m.engine }
 
 // PolicyKey is the state key of a policy's current rule.
 func PolicyKey(name string) []byte { return []byte("policy/r/" + name) }
@@ -319,6 +335,9 @@ func SignerVars(m *Member) map[string]any {
 // request and target (either may be nil) and returns a CodeDenied error if
 // the rule is false or fails.
 func (c *Context) Allow(name string, request, target map[string]any) error {
+	if c.m.policies[name].Env != nil {
+		return fmt.Errorf("policy %q is not an action policy", name)
+	}
 	rule, err := c.m.Rule(c.tx, name)
 	if err != nil {
 		return err
@@ -404,7 +423,7 @@ func (p policyContract) Exec(c *Context, method string, payload []byte) error {
 		c.Emit("policy.reset", "name", req.Name)
 		return nil
 	}
-	if err := p.m.engine.Check(ActionEnv, req.Rule); err != nil {
+	if err := p.m.engine.Check(p.m.policies[req.Name].env(), req.Rule); err != nil {
 		return ledger.Errorf(ledger.CodeContract, "rule for %s does not type-check: %v", req.Name, err)
 	}
 	c.Set("r/"+req.Name, []byte(req.Rule))

@@ -25,6 +25,10 @@ type Member struct {
 	Status     string   `json:"status"`
 	EnrolledAt uint64   `json:"enrolled_at"` // height; 0 for genesis members
 	UpdatedAt  uint64   `json:"updated_at"`
+	// FHIRUser is the member's own FHIR resource, "Practitioner/123" or
+	// "Patient/456" (see ledger.ValidFHIRUser): it ties a user to the care
+	// relationships that name them, or a patient to their record.
+	FHIRUser string `json:"fhir_user,omitempty"`
 }
 
 // Active reports whether m may sign transactions.
@@ -38,6 +42,10 @@ type Org struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	Kind string `json:"kind"`
+	// EncryptionKey is the organisation's X25519 public key (32 bytes):
+	// data keys shared with it under a patient's consent are wrapped to
+	// it with HPKE. Set by members.set_org_key; empty until then.
+	EncryptionKey []byte `json:"encryption_key,omitempty"`
 }
 
 // Validator is the state record of a node allowed to sign blocks, under

@@ -3,6 +3,7 @@ package contract
 import (
 	"bytes"
 	"slices"
+	"strings"
 
 	"github.com/medledger/medledger/internal/ledger"
 )
@@ -90,3 +91,22 @@ func (s *MemState) Apply(cs []ledger.Change) {
 
 // Len returns the number of live keys.
 func (s *MemState) Len() int { return len(s.m) }
+
+// Scan calls fn for each key with the prefix, in key order, until fn
+// returns false. It costs a sort of the matching keys: for tests and
+// small states.
+func (s *MemState) Scan(prefix []byte, fn func(k, v []byte) bool) error {
+	var keys []string
+	for k := range s.m {
+		if strings.HasPrefix(k, string(prefix)) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !fn([]byte(k), s.m[k]) {
+			return nil
+		}
+	}
+	return nil
+}

@@ -22,7 +22,7 @@ const Version = "4.0.1"
 
 // SupportedTypes are the resource types the server stores and searches.
 var SupportedTypes = []string{
-	"AllergyIntolerance", "CarePlan", "CareTeam", "Condition", "DiagnosticReport",
+	"AllergyIntolerance", "CarePlan", "CareTeam", "Condition", "Consent", "DiagnosticReport",
 	"DocumentReference", "Encounter", "Immunization", "MedicationRequest",
 	"MedicationStatement", "Observation", "Organization", "Patient", "Practitioner",
 	"PractitionerRole", "Procedure", "Provenance",

@@ -22,13 +22,14 @@ type wireDoc struct {
 	Orgs        []Org       `json:"orgs"`
 	Members     []Member    `json:"members"`
 	Validators  []Validator `json:"validators"`
+	Consensus   string      `json:"consensus,omitempty"`
 }
 
 // Canonical returns the canonical encoding of d: compact JSON with the
 // fields in declaration order, genesis_time in UTC as RFC 3339 with
 // nanoseconds (trailing zeros dropped), each member's roles sorted,
-// absent lists as [], no HTML escaping and no trailing newline. Orgs,
-// members and validators keep their order. Canonical does not modify d;
+// absent lists as [], consensus omitted when empty, no HTML escaping and
+// no trailing newline. Orgs, members and validators keep their order. Canonical does not modify d;
 // the caller owns the result. It is meaningful only for a valid Doc.
 func (d *Doc) Canonical() []byte {
 	w := wireDoc{
@@ -37,6 +38,7 @@ func (d *Doc) Canonical() []byte {
 		Orgs:        nonNil(d.Orgs),
 		Members:     make([]Member, len(d.Members)),
 		Validators:  nonNil(d.Validators),
+		Consensus:   d.Consensus,
 	}
 	for i, m := range d.Members {
 		m.Roles = slices.Sorted(slices.Values(m.Roles))

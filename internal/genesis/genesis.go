@@ -35,8 +35,24 @@ type Doc struct {
 	// Members are the initial members: at least one admin per org.
 	Members []Member `json:"members"`
 	// Validators are the nodes allowed to sign blocks (one in solo mode).
+	// Under CometBFT they are the consensus validators, with their voting
+	// power, at most one per organisation.
 	Validators []Validator `json:"validators"`
+	// Consensus is how the network orders transactions: ConsensusSolo,
+	// ConsensusCometBFT, or empty (unspecified: each node's configuration
+	// decides, solo by default). It is omitted from the canonical form
+	// when empty, so genesis hashes made before it existed still hold.
+	Consensus string `json:"consensus,omitempty"`
 }
+
+// Consensus engines a genesis may name.
+const (
+	ConsensusSolo     = "solo"
+	ConsensusCometBFT = "cometbft"
+)
+
+// MaxCometBFTChainIDLen is CometBFT's limit on a chain ID.
+const MaxCometBFTChainIDLen = 50
 
 // An Org is a founding organisation.
 type Org struct {
@@ -57,6 +73,9 @@ type Member struct {
 	Org string `json:"org"`
 	// Roles are identity roles (see identity.ValidRole), at least one.
 	Roles []string `json:"roles"`
+	// FHIRUser is the member's own FHIR resource, such as
+	// "Practitioner/123" (optional).
+	FHIRUser string `json:"fhir_user,omitempty"`
 	// PublicKey is the member's Ed25519 key in identity.EncodePublicKey
 	// form.
 	PublicKey string `json:"public_key"`
@@ -299,6 +318,9 @@ func (d *Doc) Validate() error {
 				hasAdmin[m.Org] = true
 			}
 		}
+		if m.FHIRUser != "" && !ledger.ValidFHIRUser(m.FHIRUser) {
+			add(loc+".fhir_user", "%q is not a Practitioner, PractitionerRole, Patient or RelatedPerson reference", m.FHIRUser)
+		}
 		checkKey(add, loc+".public_key", m.PublicKey, memberKeys, "members", i)
 	}
 
@@ -333,6 +355,24 @@ func (d *Doc) Validate() error {
 	}
 	if total > MaxTotalPower {
 		add("validators", "total power exceeds %d", int64(MaxTotalPower))
+	}
+
+	switch d.Consensus {
+	case "", ConsensusSolo:
+	case ConsensusCometBFT:
+		if len(d.ChainID) > MaxCometBFTChainIDLen {
+			add("chain_id", "longer than %d characters, CometBFT's limit", MaxCometBFTChainIDLen)
+		}
+		byOrg := map[string]int{}
+		for i, v := range d.Validators {
+			if j, dup := byOrg[v.Org]; dup && v.Org != "" {
+				add(fmt.Sprintf("validators[%d].org", i), "organisation %q already runs validators[%d]: one validator per organisation", v.Org, j)
+				continue
+			}
+			byOrg[v.Org] = i
+		}
+	default:
+		add("consensus", "%q is not a consensus engine: want %q or %q", d.Consensus, ConsensusSolo, ConsensusCometBFT)
 	}
 
 	for i, o := range d.Orgs {

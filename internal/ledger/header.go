@@ -91,21 +91,42 @@ func DecodeHeader(b []byte) (Header, error) {
 	return h, d.end()
 }
 
-// SignedHeader is a header with the proposer's Ed25519 signature over its
-// hash.
+// SignedHeader is a header with an Ed25519 signature over its hash.
 //
-//	1 header    bytes (canonical Header encoding)
-//	2 signature bytes (64)
+//	1 header    bytes  (canonical Header encoding)
+//	2 signature bytes  (64)
+//	3 signer    string (key id of the signing node; absent when it is the
+//	                    header's proposer)
+//
+// In solo mode the proposer signs its own block. Under CometBFT every node
+// builds the same header from the finalised block (the proposer is the
+// CometBFT proposer) and signs it with its own key, recording that key's
+// id in Signer: the signature is the node's attestation of what consensus
+// decided and it executed.
 type SignedHeader struct {
 	Header    Header
 	Signature []byte
+	Signer    string // empty: Header.Proposer signed
 }
 
-// Encode returns the canonical encoding of s.
+// SignerID returns the key id that made the signature: Signer, or the
+// header's proposer when Signer is empty.
+func (s *SignedHeader) SignerID() string {
+	if s.Signer != "" {
+		return s.Signer
+	}
+	return s.Header.Proposer
+}
+
+// Encode returns the canonical encoding of s. A Signer equal to the
+// proposer is not written (it is implied).
 func (s *SignedHeader) Encode() []byte {
 	e := encoder{b: make([]byte, 0, 400)}
 	e.bytes(1, s.Header.Encode())
 	e.bytes(2, s.Signature)
+	if s.Signer != "" && s.Signer != s.Header.Proposer {
+		e.string(3, s.Signer)
+	}
 	return e.b
 }
 
@@ -114,6 +135,11 @@ func DecodeSignedHeader(b []byte) (SignedHeader, error) {
 	d := decoder{b: b, what: "signed header"}
 	hb := d.bytes(1, "header", 1024)
 	sig := d.bytes(2, "signature", SignatureSize)
+	var signer string
+	hasSigner := d.peek(3)
+	if hasSigner {
+		signer = d.string(3, "signer", MaxSignerLen)
+	}
 	if err := d.end(); err != nil {
 		return SignedHeader{}, err
 	}
@@ -124,5 +150,8 @@ func DecodeSignedHeader(b []byte) (SignedHeader, error) {
 	if len(sig) != SignatureSize {
 		return SignedHeader{}, Errorf(CodeMalformed, "signed header: signature is %d bytes, want %d", len(sig), SignatureSize)
 	}
-	return SignedHeader{Header: h, Signature: append([]byte(nil), sig...)}, nil
+	if hasSigner && (signer == "" || signer == h.Proposer) {
+		return SignedHeader{}, Errorf(CodeMalformed, "signed header: signer field is not canonical")
+	}
+	return SignedHeader{Header: h, Signature: append([]byte(nil), sig...), Signer: signer}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -48,6 +49,26 @@ var signerRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$`)
 
 // ValidName reports whether s is a valid contract or method name.
 func ValidName(s string) bool { return nameRE.MatchString(s) }
+
+// ValidFHIRUser reports whether s may be a member's FHIR user reference:
+// a Practitioner, PractitionerRole, Patient or RelatedPerson reference.
+func ValidFHIRUser(s string) bool {
+	typ, id, ok := strings.Cut(s, "/")
+	if !ok || len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	switch typ {
+	case "Practitioner", "PractitionerRole", "Patient", "RelatedPerson":
+	default:
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidMemberID reports whether s is a valid member id.
 func ValidMemberID(s string) bool { return signerRE.MatchString(s) }

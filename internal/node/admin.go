@@ -32,6 +32,7 @@ func (n *Node) listenAdmin() (*adminServer, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /admin/snapshot", n.serveSnapshot)
+	mux.HandleFunc("POST /admin/rotate", n.serveRotate)
 	return &adminServer{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}, nil
 }
 

@@ -11,11 +11,17 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/medledger/medledger/client"
+	"github.com/medledger/medledger/internal/contracts/audit"
+	"github.com/medledger/medledger/internal/contracts/members"
 	"github.com/medledger/medledger/internal/home"
+	"github.com/medledger/medledger/internal/identity"
+	"github.com/medledger/medledger/internal/ledger"
 	"github.com/medledger/medledger/internal/synth"
 )
 
@@ -29,8 +35,14 @@ type FHIRBenchOptions struct {
 	// SearchClients is the concurrency of the search phase, which has a
 	// latency target but no throughput target; default 8.
 	SearchClients int
-	Dir           string
-	Progress      func(phase string, done, total int)
+	// Auth runs every request with an access token, a consent decision
+	// and an audit event written on the ledger: writes as the node's
+	// administrator with system scopes, reads and searches as a
+	// practitioner whose care relationships (an in-progress Encounter per
+	// patient, created before the read phase) allow them.
+	Auth     bool
+	Dir      string
+	Progress func(phase string, done, total int)
 }
 
 // FHIRBenchResult is what BenchFHIR measured.
@@ -55,6 +67,11 @@ type FHIRBenchResult struct {
 	SearchP99ms      float64 `json:"search_p99_ms"`
 	Failed           int     `json:"failed"`
 	EachWriteDurable bool    `json:"each_write_validated_encrypted_anchored_durable"`
+	// Auth: every request carried a token, was decided by the access
+	// rules and left an AuditEvent on the ledger before it was answered.
+	Auth bool `json:"auth"`
+	// AuditEvents is how many AuditEvents the run committed (with Auth).
+	AuditEvents int `json:"audit_events,omitempty"`
 }
 
 // BenchFHIR measures the FHIR API over loopback HTTP: an import of
@@ -88,7 +105,11 @@ func BenchFHIR(ctx context.Context, o FHIRBenchOptions) (*FHIRBenchResult, error
 	if _, err := home.Init(dir, home.InitOptions{ChainID: "medledger-bench"}); err != nil {
 		return nil, err
 	}
-	n, err := Open(Config{Home: dir}, nil)
+	cfg := Config{Home: dir}
+	if !o.Auth {
+		cfg.Auth.Mode = AuthOff
+	}
+	n, err := Open(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -103,13 +124,25 @@ func BenchFHIR(ctx context.Context, o FHIRBenchOptions) (*FHIRBenchResult, error
 	go n.Serve(sctx, ln)
 	base := "http://" + ln.Addr().String() + "/fhir"
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Clients, MaxConnsPerHost: o.Clients}, Timeout: 2 * time.Minute}
-	res := &FHIRBenchResult{Cores: runtime.NumCPU(), Clients: o.Clients, Transport: "http", EachWriteDurable: true}
+	res := &FHIRBenchResult{Cores: runtime.NumCPU(), Clients: o.Clients, Transport: "http", EachWriteDurable: true, Auth: o.Auth}
 	var failed atomic.Int64
+	var token atomic.Pointer[string] // the bearer token of the phase
+	if o.Auth {
+		admin := n.genesis.Members[0].ID
+		t, err := n.Token(admin, "system/*.cruds", "")
+		if err != nil {
+			return nil, err
+		}
+		token.Store(&t)
+	}
 
 	do := func(method, url string, body []byte) (int, []byte, time.Duration) {
 		req, _ := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 		if body != nil {
 			req.Header.Set("Content-Type", "application/fhir+json")
+		}
+		if t := token.Load(); t != nil {
+			req.Header.Set("Authorization", "Bearer "+*t)
 		}
 		t0 := time.Now()
 		resp, err := hc.Do(req)
@@ -213,6 +246,19 @@ func BenchFHIR(ctx context.Context, o FHIRBenchOptions) (*FHIRBenchResult, error
 	})
 	res.Creates, res.CreatesPerS, res.CreateP99ms = o.Creates, float64(o.Creates)/d.Seconds(), createH.quantile(0.99).Seconds()*1000
 
+	// With Auth, reads and searches are a practitioner's, with an
+	// in-progress encounter at every patient.
+	if o.Auth {
+		audits0 := n.auditCount()
+		if err := benchPractitioner(ctx, n, &token, patientIDs, func(body []byte) (int, []byte) {
+			st, b, _ := do(http.MethodPost, base, body)
+			return st, b
+		}); err != nil {
+			return nil, err
+		}
+		defer func() { res.AuditEvents = n.auditCount() - audits0 }()
+	}
+
 	// 3. Reads by id.
 	var readH latencyHist
 	d = parallel("read", o.Reads, func(i int) {
@@ -247,4 +293,66 @@ func BenchFHIR(ctx context.Context, o FHIRBenchOptions) (*FHIRBenchResult, error
 	res.SearchP50ms, res.SearchP99ms = searchH.quantile(0.5).Seconds()*1000, searchH.quantile(0.99).Seconds()*1000
 	res.Failed = int(failed.Load())
 	return res, nil
+}
+
+// benchPractitioner enrols a practitioner, opens an in-progress encounter
+// naming them at every patient (transaction Bundles of 100, as the
+// administrator), and switches the phase token to the practitioner's.
+func benchPractitioner(ctx context.Context, n *Node, token *atomic.Pointer[string], patients []string, post func([]byte) (int, []byte)) error {
+	prac := "bench-practitioner"
+	org := n.genesis.Members[0].Org
+	member := org + "/hospitalist"
+	k, err := identity.GenerateKey()
+	if err != nil {
+		return err
+	}
+	payload, _ := json.Marshal(members.Enrol{ID: member, Org: org, Roles: []string{string(identity.RolePractitioner)}, PublicKey: identity.EncodePublicKey(k.Public()), FHIRUser: "Practitioner/" + prac})
+	adminKey, err := n.home.LoadSigner(n.home.MemberKey(n.genesis.Members[0].ID), n.cfg.MasterKeyEnv)
+	if err != nil {
+		return err
+	}
+	raw, _, err := client.Sign(client.Tx{ChainID: n.genesis.ChainID, Contract: "members", Method: "enrol", Payload: payload, Signer: n.genesis.Members[0].ID}, adminKey)
+	if err != nil {
+		return err
+	}
+	if rc, err := n.Submit(ctx, raw); err != nil || rc.Result.Code != ledger.CodeOK {
+		return fmt.Errorf("bench fhir: enrolling the practitioner: %v %v", err, rc.Result.Message)
+	}
+	entries := []string{fmt.Sprintf(`{"resource":{"resourceType":"Practitioner","id":%q,"name":[{"family":"Hospitalist"}]},"request":{"method":"PUT","url":"Practitioner/%s"}}`, prac, prac)}
+	flush := func() error {
+		if len(entries) == 0 {
+			return nil
+		}
+		b := `{"resourceType":"Bundle","type":"transaction","entry":[` + strings.Join(entries, ",") + `]}`
+		entries = entries[:0]
+		if st, body := post([]byte(b)); st != http.StatusOK {
+			return fmt.Errorf("bench fhir: opening encounters: %d %.300s", st, body)
+		}
+		return nil
+	}
+	for i, p := range patients {
+		entries = append(entries, fmt.Sprintf(`{"resource":{"resourceType":"Encounter","status":"in-progress","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"IMP"},`+
+			`"subject":{"reference":"Patient/%s"},"participant":[{"individual":{"reference":"Practitioner/%s"}}]},"request":{"method":"POST","url":"Encounter"}}`, p, prac))
+		if (i+1)%100 == 0 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	t, err := n.Token(member, "user/*.rs", "")
+	if err != nil {
+		return err
+	}
+	token.Store(&t)
+	return nil
+}
+
+// auditCount counts the AuditEvents on the ledger.
+func (n *Node) auditCount() int {
+	c := 0
+	n.store.Scan([]byte("audit/"+audit.TimePrefix), ^uint64(0), func(_, _ []byte) bool { c++; return true })
+	return c
 }

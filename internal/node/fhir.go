@@ -3,14 +3,18 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/medledger/medledger/client"
+	"github.com/medledger/medledger/internal/access"
 	"github.com/medledger/medledger/internal/api/fhirapi"
+	"github.com/medledger/medledger/internal/auth"
 	recordsc "github.com/medledger/medledger/internal/contracts/records"
 	"github.com/medledger/medledger/internal/crypt"
 	"github.com/medledger/medledger/internal/fhir"
@@ -19,6 +23,7 @@ import (
 	"github.com/medledger/medledger/internal/identity"
 	"github.com/medledger/medledger/internal/ledger"
 	"github.com/medledger/medledger/internal/records"
+	"github.com/medledger/medledger/internal/web"
 )
 
 // fhirParts is the FHIR side of a node: the encrypted records store, the
@@ -29,6 +34,17 @@ type fhirParts struct {
 	service *records.Service
 	index   *search.Index
 	api     *fhirapi.Server
+	issuer  *auth.Issuer
+	oauth   *auth.Server   // nil when authentication is off
+	audits  *auditBatcher  // nil when authentication is off
+	access  *access.Engine // nil when authentication is off
+	orgKey  *crypt.OrgKey  // the organisation's encryption key (HPKE)
+	org     string
+	sign    func(contract, method string, payload []byte) ([]byte, error)
+	monMu   sync.Mutex
+	monStop func()      // stops the access monitor and waits; guarded by monMu
+	svcID   string      // the node's service member
+	web     *web.Server // the dashboard; nil when authentication is off (see web.go)
 }
 
 // serviceMember returns the genesis member with the system role in the
@@ -93,11 +109,37 @@ func (n *Node) openFHIR() error {
 		Validate:  func(r *fhir.Resource) []fhir.Issue { return v.Validate(r) },
 		Org:       val.Org,
 	})
-	n.fhir = &fhirParts{store: rs, keys: kr, service: svc, index: ix}
-	n.fhir.api = fhirapi.New(fhirapi.Deps{Service: svc, Proof: n.api.TxProof, Logger: n.log, Index: ix,
+	n.fhir = &fhirParts{store: rs, keys: kr, service: svc, index: ix, svcID: id, org: val.Org, sign: signerFor(chainID, id, svcKey)}
+	if n.fhir.orgKey, err = n.loadOrgKey(mk); err != nil {
+		rs.Close()
+		return fmt.Errorf("organisation key: %w", err)
+	}
+	if errs := n.cfg.Auth.validate(n.cfg.Addr); len(errs) > 0 {
+		rs.Close()
+		return errors.Join(errs...)
+	}
+	ad, is, err := n.authDeps(mk, id, signerFor(chainID, id, svcKey))
+	if err != nil {
+		rs.Close()
+		return err
+	}
+	n.fhir.issuer = is
+	if ad != nil {
+		n.dashboardClient()
+		if n.fhir.oauth, err = n.oauthServer(is, n.cfg.DemoUsers); err != nil {
+			rs.Close()
+			return err
+		}
+	}
+	n.fhir.api = fhirapi.New(fhirapi.Deps{Service: svc, Proof: n.api.TxProof, Logger: n.log, Index: ix, Auth: ad, Ledger: latestState{n.store},
 		// Bulk exports are decrypted health data on request: they stay in
 		// the node home (0700), are removed after an hour or on DELETE.
 		ExportDir: filepath.Join(n.home.Dir, "data", "exports")})
+	if err := n.openWeb(); err != nil {
+		n.fhir.api.Close()
+		rs.Close()
+		return err
+	}
 	return nil
 }
 
@@ -131,14 +173,30 @@ func (l nodeLedger) Submit(ctx context.Context, raw []byte) (ledger.Receipt, err
 
 func (l nodeLedger) Get(key []byte) ([]byte, bool, error) { return l.n.store.Get(key) }
 
-// rootHandler routes /fhir/ to the FHIR API and the rest to the ledger API.
+// rootHandler routes /fhir/ to the FHIR API, the OAuth endpoints to the
+// authorization server, the site root and /app/ to the dashboard, and the
+// rest to the ledger API.
 func (n *Node) rootHandler() http.Handler {
 	if n.fhir == nil {
 		return n.api
 	}
 	mux := http.NewServeMux()
+	if n.fhir.oauth != nil {
+		for _, p := range n.fhir.oauth.Paths() {
+			mux.Handle(p, n.fhir.oauth)
+		}
+	}
+	if n.fhir.oauth != nil {
+		mux.Handle("/v1/alerts", n.alertsAPI())
+		mux.Handle("/v1/alerts/", n.alertsAPI())
+	}
 	mux.Handle("/fhir/", n.fhir.api)
 	mux.Handle("/fhir", n.fhir.api) // POST [base] (Bundles); GET answers 404 OperationOutcome
+	if n.fhir.web != nil {
+		for _, p := range web.Paths() { // the site root and /app/
+			mux.Handle(p, n.fhir.web)
+		}
+	}
 	mux.Handle("/", n.api)
 	return mux
 }

@@ -30,7 +30,7 @@ func (n *Node) HL7(ctx context.Context, raw []byte) []byte {
 	if n.fhir == nil {
 		return hl7v2.ACK(m, hl7v2.AE, "this node serves no FHIR records")
 	}
-	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/fhir", bytes.NewReader(bundle))
+	req := httptest.NewRequestWithContext(n.asService(ctx), http.MethodPost, "/fhir", bytes.NewReader(bundle))
 	req.Header.Set("Content-Type", "application/fhir+json")
 	req.Header.Set("Prefer", "return=minimal")
 	rec := httptest.NewRecorder()
@@ -57,7 +57,7 @@ func (n *Node) ApplyBundle(ctx context.Context, bundle []byte) (int, []byte) {
 	if n.fhir == nil {
 		return http.StatusNotImplemented, nil
 	}
-	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/fhir", bytes.NewReader(bundle))
+	req := httptest.NewRequestWithContext(n.asService(ctx), http.MethodPost, "/fhir", bytes.NewReader(bundle))
 	req.Header.Set("Content-Type", "application/fhir+json")
 	rec := httptest.NewRecorder()
 	n.fhir.api.ServeHTTP(rec, req)

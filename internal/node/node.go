@@ -1,11 +1,13 @@
 // Package node is the composition root: it reads a home directory, opens
 // the ledger store, initialises genesis state on first start, builds the
-// contract machine and the solo sequencer, and serves the HTTP API and the
-// local admin socket. Nothing imports it but the CLI.
+// contract machine and the ordering (the solo sequencer, or a CometBFT
+// node in consortium mode), and serves the HTTP API and the local admin
+// socket. Nothing imports it but the CLI.
 package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,10 +20,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/medledger/medledger/internal/api"
+	"github.com/medledger/medledger/internal/auth"
 	"github.com/medledger/medledger/internal/chain"
+	"github.com/medledger/medledger/internal/consensus/cometbft"
 	"github.com/medledger/medledger/internal/consensus/solo"
 	"github.com/medledger/medledger/internal/contract"
+	"github.com/medledger/medledger/internal/contracts/alerts"
+	"github.com/medledger/medledger/internal/contracts/audit"
+	"github.com/medledger/medledger/internal/contracts/consent"
 	"github.com/medledger/medledger/internal/contracts/members"
+	"github.com/medledger/medledger/internal/contracts/models"
 	"github.com/medledger/medledger/internal/contracts/notary"
 	"github.com/medledger/medledger/internal/contracts/records"
 	"github.com/medledger/medledger/internal/genesis"
@@ -44,10 +52,25 @@ type Config struct {
 	// MasterKeyEnv is the value of MEDLEDGER_MASTER_KEY, if set; it
 	// overrides the home's master.key file.
 	MasterKeyEnv string `json:"-"`
+	// Consensus is the ordering mode: "solo" or "cometbft". Default: what
+	// the genesis names, else solo. It must agree with the genesis when
+	// the genesis names one.
+	Consensus string `json:"consensus,omitempty"`
 	// Solo tunes the sequencer.
 	Solo SoloConfig `json:"solo"`
+	// CometBFT configures consortium mode.
+	CometBFT CometBFTConfig `json:"cometbft"`
 	// API tunes the HTTP API.
 	API APIConfig `json:"api"`
+	// Auth configures authentication of the FHIR API (see auth.go).
+	Auth AuthConfig `json:"auth"`
+	// TLSCert and TLSKey, if set, are PEM files: the node then serves
+	// HTTPS only.
+	TLSCert string `json:"tls_cert,omitempty"`
+	TLSKey  string `json:"tls_key,omitempty"`
+	// DemoUsers, set by medledger demo, are offered by the sign-in page's
+	// one-click picker. Never from a config file.
+	DemoUsers []auth.DemoUser `json:"-"`
 }
 
 // SoloConfig is the JSON form of solo.Config.
@@ -108,6 +131,19 @@ func (c *Config) Validate() error {
 	if c.Solo.QueueSize < 0 {
 		errs = append(errs, fmt.Errorf("solo.queue_size: %d is negative", c.Solo.QueueSize))
 	}
+	switch c.Consensus {
+	case "", genesis.ConsensusSolo, genesis.ConsensusCometBFT:
+	default:
+		errs = append(errs, fmt.Errorf("consensus: %q is not %q or %q", c.Consensus, genesis.ConsensusSolo, genesis.ConsensusCometBFT))
+	}
+	errs = append(errs, c.CometBFT.validate()...)
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tls_cert and tls_key: give both (PEM files) or neither"))
+	} else if c.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			errs = append(errs, fmt.Errorf("tls_cert/tls_key: %v", err))
+		}
+	}
 	if c.API.MaxBatch < 0 || c.API.MaxBatch > 100000 {
 		errs = append(errs, fmt.Errorf("api.max_batch: %d is outside 0..100000", c.API.MaxBatch))
 	}
@@ -129,7 +165,8 @@ type Node struct {
 	key     *identity.Key
 	store   *store.Store
 	machine *contract.Machine
-	seq     *solo.Sequencer
+	seq     orderer
+	cmt     *cometbft.Node // consortium mode only
 	metrics *metrics
 	api     *api.Server
 	fhir    *fhirParts // nil when the genesis has no system member for this node
@@ -139,10 +176,17 @@ type Node struct {
 	closeErr  error
 }
 
+// hotPrefixes are the state prefixes whose latest values the store keeps
+// in memory: read on every transaction (members, policies) or on every
+// FHIR access (record heads, the version keys of patients' access
+// facts). The cache is bounded (see store.Options).
+var hotPrefixes = [][]byte{[]byte("members/"), []byte("policy/"), []byte("records/h/"), []byte("consent/v/")}
+
 // NewMachine returns the contract machine for a chain: every contract this
 // build ships, with its policies.
 func NewMachine(chainID string) (*contract.Machine, error) {
-	return contract.NewMachine(chainID, policy.NewEngine(policy.Options{}), members.Contract{}, notary.Contract{}, records.Contract{})
+	return contract.NewMachine(chainID, policy.NewEngine(policy.Options{}), members.Contract{}, notary.Contract{}, records.Contract{},
+		consent.Contract{}, audit.Contract{}, models.Contract{}, alerts.Contract{})
 }
 
 // GenesisState returns the state changes a genesis establishes and the
@@ -181,8 +225,15 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node key: %w", err)
 	}
+	mode, err := consensusMode(cfg.Consensus, doc)
+	if err != nil {
+		return nil, err
+	}
 	if _, ok := doc.ValidatorByKeyID(key.KeyID()); !ok {
-		return nil, fmt.Errorf("node key %s is not a validator in %s", key.KeyID(), h.Genesis())
+		if mode == genesis.ConsensusSolo {
+			return nil, fmt.Errorf("node key %s is not a validator in %s", key.KeyID(), h.Genesis())
+		}
+		log.Info("this node's key is not a validator in the genesis: running as a full node", "node_key", key.KeyID())
 	}
 	machine, err := NewMachine(doc.ChainID)
 	if err != nil {
@@ -192,7 +243,7 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(store.Options{Dir: h.Ledger(), Logger: log, HotPrefixes: [][]byte{[]byte("members/"), []byte("policy/")}})
+	st, err := store.Open(store.Options{Dir: h.Ledger(), Logger: log, HotPrefixes: hotPrefixes})
 	if err != nil {
 		return nil, err
 	}
@@ -202,23 +253,27 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	n.metrics = newMetrics(st)
-	seq, err := solo.New(solo.Config{
-		MaxTxs: cfg.Solo.MaxTxs, MaxDelay: time.Duration(cfg.Solo.MaxDelay), QueueSize: cfg.Solo.QueueSize,
-	}, solo.Deps{
-		ChainID: doc.ChainID, Store: st, Machine: machine, Signer: key, Genesis: parent,
-		Logger: log, Observer: n.metrics,
-		BeforeCommit: func() error {
-			if n.fhir != nil {
-				return n.fhir.store.Sync()
-			}
-			return nil
-		},
-	})
+	beforeCommit := func() error {
+		if n.fhir != nil {
+			return n.fhir.store.Sync()
+		}
+		return nil
+	}
+	if mode == genesis.ConsensusCometBFT {
+		err = n.openCometBFT(parent, beforeCommit)
+	} else {
+		n.seq, err = solo.New(solo.Config{
+			MaxTxs: cfg.Solo.MaxTxs, MaxDelay: time.Duration(cfg.Solo.MaxDelay), QueueSize: cfg.Solo.QueueSize,
+		}, solo.Deps{
+			ChainID: doc.ChainID, Store: st, Machine: machine, Signer: key, Genesis: parent,
+			Logger: log, Observer: n.metrics, BeforeCommit: beforeCommit,
+		})
+	}
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	n.seq = seq
+	seq := n.seq
 	n.metrics.queue = seq.Queued
 	n.api = api.New(api.Config{
 		MaxBatch: cfg.API.MaxBatch, MaxBodyBytes: cfg.API.MaxBodyBytes, CommitTimeout: time.Duration(cfg.API.CommitTimeout),
@@ -228,10 +283,12 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 		Ready: n.Ready, Logger: log, Observe: n.metrics.observeHTTP,
 	})
 	if err := n.openFHIR(); err != nil {
+		seq.Close()
 		st.Close()
 		return nil, err
 	}
 	if err := n.sweepFHIR(); err != nil {
+		seq.Close()
 		n.closeFHIR()
 		st.Close()
 		return nil, err
@@ -242,8 +299,12 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 
 func (n *Node) closeFHIR() {
 	if n.fhir != nil {
+		n.stopMonitor()
 		if n.fhir.api != nil {
 			n.fhir.api.Close()
+		}
+		if n.fhir.audits != nil {
+			n.fhir.audits.close()
 		}
 		n.fhir.store.Close()
 	}
@@ -265,7 +326,21 @@ func (n *Node) initGenesis(changes []ledger.Change) error {
 	return nil
 }
 
-// Start starts the sequencer.
+// orderer is what the node needs from its ordering mode:
+// *solo.Sequencer, or the CometBFT node (cometOrderer).
+type orderer interface {
+	Start()
+	Submit(ctx context.Context, raw []byte) (solo.Receipt, error)
+	SubmitBatch(ctx context.Context, raws [][]byte) []solo.Result
+	Err() error
+	Queued() int
+	Close()
+}
+
+var _ orderer = (*solo.Sequencer)(nil)
+
+// Start starts the sequencer, or joins the CometBFT network. A failure to
+// start is reported by Ready (and Serve).
 func (n *Node) Start() { n.seq.Start() }
 
 // Ready returns nil when the node accepts transactions.
@@ -304,24 +379,55 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 	}
+	if err := n.seq.Err(); err != nil && n.cmt != nil {
+		return err // consortium mode did not start
+	}
 	admin, err := n.listenAdmin()
 	if err != nil {
 		return err
 	}
+	go func() {
+		// Others share patients' data keys with this organisation once
+		// its encryption key is on the ledger.
+		if err := n.PublishOrgKey(ctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("the organisation's encryption key was not published; consents cannot share keys with it yet", "err", err)
+		}
+		if n.fhir != nil && n.fhir.audits != nil {
+			if err := n.StartMonitor(ctx, 0); err != nil && ctx.Err() == nil {
+				n.log.Warn("the access monitor did not start: no alerts will be raised", "err", err)
+			}
+		}
+	}()
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
+	if n.cfg.TLSCert != "" {
+		go func() { errc <- srv.ServeTLS(ln, n.cfg.TLSCert, n.cfg.TLSKey) }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 	go func() { errc <- admin.Serve() }()
+	var failed <-chan struct{} // never closed in solo mode
+	if n.cmt != nil {
+		failed = n.cmt.Failed()
+	}
+	var stopErr error
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
 			n.log.Error("server stopped", "err", err)
 		}
+	case <-failed:
+		// Refuse to go on silently: a node that diverged from the
+		// network (or cannot write its ledger) stops serving.
+		stopErr = fmt.Errorf("consensus stopped: %w", n.cmt.Err())
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	admin.Close()
-	return srv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); stopErr == nil {
+		stopErr = err
+	}
+	return stopErr
 }
 
 // Close stops the sequencer and closes the store.

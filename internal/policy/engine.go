@@ -139,6 +139,45 @@ func (e *Engine) Eval(env *Env, expr string, in map[string]any) (bool, error) {
 	return bool(b), nil
 }
 
+// Inputs are rule inputs converted once, for evaluating several rules of
+// the same Env on the same inputs (see Prepare). They are immutable and
+// safe for concurrent use.
+type Inputs struct{ a *activation }
+
+// Prepare checks and converts inputs for env as Eval does, so that
+// EvalPrepared can evaluate many rules on them without converting them
+// again. Its errors are Eval's input errors.
+func (e *Engine) Prepare(env *Env, in map[string]any) (*Inputs, error) {
+	if env == nil || env.cel == nil {
+		return nil, errors.New("policy: Env not created by NewEnv")
+	}
+	act, err := newActivation(env, in)
+	if err != nil {
+		return nil, err
+	}
+	return &Inputs{a: act}, nil
+}
+
+// EvalPrepared is Eval on inputs prepared for the same env.
+func (e *Engine) EvalPrepared(env *Env, expr string, in *Inputs) (bool, error) {
+	if in == nil || in.a.env != env {
+		return false, errors.New("policy: inputs prepared for another Env")
+	}
+	p, err := e.compile(env, expr)
+	if err != nil {
+		return false, err
+	}
+	out, _, err := p.prog.Eval(in.a)
+	if err != nil {
+		return false, e.evalError(p, err)
+	}
+	b, ok := out.(types.Bool)
+	if !ok {
+		return false, &EvalError{Reason: fmt.Sprintf("rule yielded %s, not bool", out.Type().TypeName())}
+	}
+	return bool(b), nil
+}
+
 func (e *Engine) evalError(p *program, err error) error {
 	var cancelled interpreter.EvalCancelledError
 	if errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded {

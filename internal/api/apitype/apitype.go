@@ -103,6 +103,7 @@ type BlockAnswer struct {
 	Header    HeaderView  `json:"header"`
 	HeaderRaw string      `json:"header_raw"` // base64 canonical header
 	Signature string      `json:"signature"`
+	SignedBy  string      `json:"signed_by"` // key id of the signature's key: the proposer (solo) or the serving node (cometbft)
 	Txs       []BlockTx   `json:"txs"`
 }
 
@@ -115,9 +116,9 @@ type STH struct {
 	Height    uint64      `json:"height"`
 	Time      time.Time   `json:"time"`
 	BlockHash ledger.Hash `json:"block_hash"`
-	Header    string      `json:"header"`    // base64 canonical header; the signature is over its hash
-	Signature string      `json:"signature"` // base64 Ed25519
-	KeyID     string      `json:"key_id"`
+	Header    string      `json:"header"`     // base64 canonical header; the signature is over its hash
+	Signature string      `json:"signature"`  // base64 Ed25519
+	KeyID     string      `json:"key_id"`     // the validator whose key made Signature: the proposer (solo) or the serving node (cometbft)
 	PublicKey string      `json:"public_key"` // base64 key of KeyID if it is the serving node's, else empty; check it against the genesis, not this answer
 }
 

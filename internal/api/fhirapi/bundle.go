@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/medledger/medledger/internal/access"
 	"github.com/medledger/medledger/internal/contracts/records"
 	"github.com/medledger/medledger/internal/fhir"
 	"github.com/medledger/medledger/internal/fhir/search"
@@ -78,7 +79,7 @@ type planned struct {
 
 // plan turns entries into writes: assigns ids to POSTs, resolves urn:uuid
 // references, and runs conditional creates.
-func (s *Server) plan(entries []bundleEntry) ([]planned, *apiError) {
+func (s *Server) plan(r *http.Request, entries []bundleEntry) ([]planned, *apiError) {
 	ids := make(map[string]string, len(entries)) // fullUrl → "Type/id"
 	out := make([]planned, len(entries))
 	for i, e := range entries {
@@ -120,7 +121,7 @@ func (s *Server) plan(entries []bundleEntry) ([]planned, *apiError) {
 			res.ID = rec.NewID()
 			out[i].op = rec.Op{Kind: records.OpCreate, Resource: res}
 			if e.Request.IfNoneExist != "" {
-				m, err := s.findOne(typ, e.Request.IfNoneExist)
+				m, err := s.findOne(r, typ, e.Request.IfNoneExist)
 				if err != nil {
 					return nil, err
 				}
@@ -133,7 +134,7 @@ func (s *Server) plan(entries []bundleEntry) ([]planned, *apiError) {
 			if _, query, cond := strings.Cut(path, "?"); cond && id == "" {
 				// Conditional update: no match creates, one match updates
 				// it, several are an error (FHIR 3.1.0.4.1).
-				m, err := s.findOne(typ, query)
+				m, err := s.findOne(r, typ, query)
 				if err != nil {
 					return nil, err
 				}
@@ -197,8 +198,10 @@ func rewriteRefs(v any, ids map[string]string) {
 }
 
 // findOne resolves a conditional create's search: nil when nothing
-// matches, an error when several do.
-func (s *Server) findOne(typ, query string) (*rec.Meta, *apiError) {
+// matches, an error when several do. Only resources the caller may read
+// match: a hidden one is as good as absent, which never tells the caller
+// it exists.
+func (s *Server) findOne(r *http.Request, typ, query string) (*rec.Meta, *apiError) {
 	if s.deps.Index == nil {
 		return nil, outcome(http.StatusNotImplemented, "not-supported", "", "conditional create needs search, which this server does not offer")
 	}
@@ -207,7 +210,7 @@ func (s *Server) findOne(typ, query string) (*rec.Meta, *apiError) {
 		return nil, outcome(http.StatusBadRequest, "invalid", "", "ifNoneExist is not a query string")
 	}
 	q.Set("_count", "2")
-	res, err := s.deps.Index.Search(typ, q, search.Options{Strict: true})
+	res, err := s.deps.Index.Search(typ, q, search.Options{Strict: true, Filter: s.visible(r, access.Read, typ)})
 	if err != nil {
 		return nil, outcome(http.StatusBadRequest, "invalid", "", "ifNoneExist: %v", err)
 	}
@@ -254,7 +257,7 @@ func (s *Server) transaction(w http.ResponseWriter, r *http.Request, entries []b
 		s.condMu.Lock()
 		defer s.condMu.Unlock()
 	}
-	plan, e := s.plan(entries)
+	plan, e := s.plan(r, entries)
 	if e != nil {
 		s.fail(w, r, e)
 		return
@@ -321,7 +324,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, entries []bundleE
 
 func (s *Server) batchEntry(w http.ResponseWriter, r *http.Request, entries []bundleEntry, out []any, i int) {
 	{
-		plan, e := s.plan(entries[i : i+1])
+		plan, e := s.plan(r, entries[i:i+1])
 		if e != nil {
 			out[i] = map[string]any{"response": map[string]any{"status": fmt.Sprintf("%d", e.status), "outcome": fhir.OperationOutcome(e.issues...)}}
 			return
@@ -334,11 +337,8 @@ func (s *Server) batchEntry(w http.ResponseWriter, r *http.Request, entries []bu
 			out[i] = s.getEntry(r, plan[0].get)
 			return
 		}
-		ctx, cancel := contextFor(r, s)
-		ws, err := s.deps.Service.Apply(ctx, s.deps.Actor(r), []rec.Op{plan[0].op})
-		cancel()
-		if err != nil {
-			ae := s.classify(err)
+		ws, ae := s.apply(r, []rec.Op{plan[0].op})
+		if ae != nil && ws == nil {
 			out[i] = map[string]any{"response": map[string]any{"status": fmt.Sprintf("%d", ae.status), "outcome": fhir.OperationOutcome(ae.issues...)}}
 			return
 		}

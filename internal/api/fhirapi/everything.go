@@ -2,6 +2,7 @@ package fhirapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -9,8 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/medledger/medledger/internal/access"
+	"github.com/medledger/medledger/internal/contracts/audit"
 	"github.com/medledger/medledger/internal/fhir"
 	"github.com/medledger/medledger/internal/fhir/search"
+	rec "github.com/medledger/medledger/internal/records"
 )
 
 // compartmentType is a resource type of the Patient compartment and the
@@ -148,11 +152,35 @@ func (s *Server) everything(w http.ResponseWriter, r *http.Request) {
 	}
 	want := func(t string) bool { return types == nil || slices.Contains(types, t) }
 
+	g, ok := s.scope(w, r, access.Everything, "Patient")
+	if !ok {
+		return
+	}
 	pm, pjs, _, err := s.deps.Service.Read("Patient", id)
+	patient := patientOfSubject(pm.Subject)
+	if g.c != nil {
+		// Decided (and audited) for the patient first; each type of the
+		// compartment is then decided on its own, so a consent limited to
+		// some kinds of record is honoured.
+		exists := err == nil || errors.Is(err, rec.ErrGone)
+		if !exists || !s.decider(g).decide(patient).Allow {
+			if !s.gate(w, r, g, "Patient/"+id, patient, exists) {
+				return
+			}
+		}
+	}
 	if err != nil {
 		s.fail(w, r, s.classify(err))
 		return
 	}
+	allowedType := func(typ string) bool {
+		if g.c == nil {
+			return true
+		}
+		tg := &grant{c: g.c, g: g.c.p.Scopes.Allows(typ, "rs"), typ: typ, in: access.Everything}
+		return tg.g.Any() && s.decider(tg).decide(patient).Allow
+	}
+	var auditRefs []string
 
 	// Lay the matches of every type end to end, count them, then fetch
 	// the window [offset, offset+count) from the types it overlaps.
@@ -167,7 +195,7 @@ func (s *Server) everything(w http.ResponseWriter, r *http.Request) {
 		page = append(page, js)
 	}
 	for _, c := range compartment {
-		if !want(c.typ) {
+		if !want(c.typ) || !allowedType(c.typ) {
 			continue
 		}
 		if c.typ == "Patient" {
@@ -209,6 +237,7 @@ func (s *Server) everything(w http.ResponseWriter, r *http.Request) {
 				continue // deleted or shredded since the index saw it
 			}
 			match(c.typ, rid, js)
+			auditRefs = append(auditRefs, c.typ+"/"+rid)
 		}
 	}
 
@@ -228,9 +257,16 @@ func (s *Server) everything(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, ref := range refs {
-		_, js, _, err := s.deps.Service.Read(ref.Type, ref.ID)
+		m, js, _, err := s.deps.Service.Read(ref.Type, ref.ID)
 		if err != nil {
 			continue
+		}
+		if g.c != nil {
+			ig := &grant{c: g.c, g: g.c.p.Scopes.Allows(ref.Type, "r"), typ: ref.Type, in: access.Read}
+			if !ig.g.Any() || !s.decider(ig).decide(patientOfSubject(m.Subject)).Allow {
+				continue
+			}
+			auditRefs = append(auditRefs, ref.Type+"/"+ref.ID)
 		}
 		entries = append(entries, map[string]any{
 			"fullUrl": b + "/" + ref.Type + "/" + ref.ID, "resource": json.RawMessage(js), "search": map[string]any{"mode": "include"},
@@ -242,6 +278,13 @@ func (s *Server) everything(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 
+	if g.c != nil {
+		d := s.decider(g).decide(patient)
+		if s.record(r, g.c, access.Everything, "Patient", append([]string{"Patient/" + id}, auditRefs...), []string{patient}, d, audit.OutcomeSuccess) != nil {
+			s.fail(w, r, auditFailed())
+			return
+		}
+	}
 	self := b + "/Patient/" + id + "/$everything"
 	links := []any{map[string]any{"relation": "self", "url": withQuery(self, q)}}
 	if count > 0 && offset+count < total {

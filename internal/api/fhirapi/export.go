@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/medledger/medledger/internal/access"
+	"github.com/medledger/medledger/internal/contracts/audit"
 	"github.com/medledger/medledger/internal/fhir"
 	"github.com/medledger/medledger/internal/fhir/search"
 	rec "github.com/medledger/medledger/internal/records"
@@ -105,7 +107,8 @@ type exportFile struct {
 // kick-off and never change.
 type exportJob struct {
 	id, actor string
-	request   string // the kick-off URL, for the manifest
+	caller    *caller // nil on an open server
+	request   string  // the kick-off URL, for the manifest
 	level     exportLevel
 	types     []string
 	since     time.Time
@@ -215,6 +218,27 @@ func (e *exporter) start(w http.ResponseWriter, r *http.Request, level exportLev
 	if types == nil {
 		types = scope
 	}
+	c := callerOf(r)
+	if c != nil {
+		// Types the token's scopes do not cover are left out; none → 403.
+		var allowed []string
+		for _, t := range types {
+			if c.p.Scopes.Allows(t, "rs").Any() {
+				allowed = append(allowed, t)
+			}
+		}
+		if len(allowed) == 0 {
+			if _, ok := s.scope(w, r, access.Export, types[0]); !ok {
+				return
+			}
+		}
+		types = allowed
+		d := access.Decision{Allow: true, Reason: "export started; resources filtered by the access rules"}
+		if s.record(r, c, access.Export, types[0], types, nil, d, audit.OutcomeSuccess) != nil {
+			s.fail(w, r, auditFailed())
+			return
+		}
+	}
 	since, ae := sinceParam(q)
 	if ae != nil {
 		s.fail(w, r, ae)
@@ -224,7 +248,7 @@ func (e *exporter) start(w http.ResponseWriter, r *http.Request, level exportLev
 	if r.URL.RawQuery != "" {
 		reqURL += "?" + r.URL.RawQuery
 	}
-	j, ae := e.newJob(s.deps.Actor(r), reqURL, level, types, since)
+	j, ae := e.newJob(s.actor(r), c, reqURL, level, types, since)
 	if ae != nil {
 		if ae.status == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", strconv.Itoa(exportRetrySeconds*5))
@@ -251,7 +275,7 @@ func preferences(r *http.Request) map[string]bool {
 }
 
 // newJob registers a job and starts its worker.
-func (e *exporter) newJob(actor, reqURL string, level exportLevel, types []string, since time.Time) (*exportJob, *apiError) {
+func (e *exporter) newJob(actor string, c *caller, reqURL string, level exportLevel, types []string, since time.Time) (*exportJob, *apiError) {
 	if err := e.ensureRoot(); err != nil {
 		return nil, &apiError{status: http.StatusInternalServerError, err: err,
 			issues: []fhir.Issue{{Severity: "fatal", Code: "exception", Diagnostics: "the export directory is unusable; the node log has details"}}}
@@ -259,7 +283,7 @@ func (e *exporter) newJob(actor, reqURL string, level exportLevel, types []strin
 	e.sweep()
 	id := newJobID()
 	j := &exportJob{
-		id: id, actor: actor, request: reqURL, level: level, types: types, since: since,
+		id: id, actor: actor, caller: c, request: reqURL, level: level, types: types, since: since,
 		txTime: e.now().UTC().Truncate(time.Millisecond), dir: filepath.Join(e.root, id),
 		done: make(chan struct{}), progress: "starting",
 	}
@@ -507,7 +531,11 @@ func (e *exporter) writeType(ctx context.Context, j *exportJob, i int, typ strin
 	if err != nil {
 		return exportFile{}, err
 	}
-	err = e.s.eachMatch(ctx, typ, q, func(id string, v uint64) error {
+	var filter func(string) bool
+	if c := j.caller; c != nil {
+		filter = e.s.filterFor(&grant{c: c, g: c.p.Scopes.Allows(typ, "rs"), typ: typ, in: access.Export})
+	}
+	err = e.s.eachMatch(ctx, typ, q, filter, func(id string, v uint64) error {
 		js, err := e.s.versionAt(typ, id, v, j.txTime, j.since)
 		switch {
 		case err != nil:
@@ -573,7 +601,7 @@ func (s *Server) versionAt(typ, id string, v uint64, t, since time.Time) ([]byte
 // backing off when deletions shifted the order, so no resource that stays
 // matched throughout is skipped, and ids seen are not repeated. It stops
 // at fn's first error or when ctx is done.
-func (s *Server) eachMatch(ctx context.Context, typ string, q url.Values, fn func(id string, v uint64) error) error {
+func (s *Server) eachMatch(ctx context.Context, typ string, q url.Values, filter func(string) bool, fn func(id string, v uint64) error) error {
 	pq := url.Values{}
 	for k, v := range q {
 		pq[k] = v
@@ -586,7 +614,7 @@ func (s *Server) eachMatch(ctx context.Context, typ string, q url.Values, fn fun
 			return err
 		}
 		pq.Set("_offset", strconv.Itoa(off))
-		res, err := s.deps.Index.Search(typ, pq, search.Options{Strict: true})
+		res, err := s.deps.Index.Search(typ, pq, search.Options{Strict: true, Filter: filter})
 		if err != nil {
 			return fmt.Errorf("export search over %s: %w", typ, err)
 		}
@@ -671,7 +699,7 @@ func (e *exporter) job(w http.ResponseWriter, r *http.Request, id string) *expor
 	e.mu.Lock()
 	j := e.jobs[id]
 	e.mu.Unlock()
-	if j == nil || j.actor != e.s.deps.Actor(r) {
+	if j == nil || j.actor != e.s.actor(r) {
 		e.s.fail(w, r, outcome(http.StatusNotFound, "not-found", "", "no such export job: it may have expired or been deleted"))
 		return nil
 	}

@@ -40,7 +40,7 @@ func TestEachMatchUnderChurn(t *testing.T) {
 			s := &Server{deps: Deps{Index: ix}}
 			seen := map[string]int{}
 			n := 0
-			err := s.eachMatch(context.Background(), "Observation", url.Values{}, func(id string, _ uint64) error {
+			err := s.eachMatch(context.Background(), "Observation", url.Values{}, nil, func(id string, _ uint64) error {
 				seen[id]++
 				if n++; n%(exportPage/4) != 0 {
 					return nil
@@ -87,7 +87,7 @@ func TestEachMatchCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	calls := 0
-	err := s.eachMatch(ctx, "Observation", url.Values{}, func(string, uint64) error {
+	err := s.eachMatch(ctx, "Observation", url.Values{}, nil, func(string, uint64) error {
 		if calls++; calls == 10 {
 			cancel()
 		}
@@ -214,7 +214,7 @@ func TestExportClose(t *testing.T) {
 			t.Errorf("after close, %s job directory: stat err %v; want removed", filepath.Base(j.dir), err)
 		}
 	}
-	if _, apiErr := e.newJob("a", "/fhir/$export", levelSystem, nil, time.Time{}); apiErr == nil || apiErr.status != 503 {
+	if _, apiErr := e.newJob("a", nil, "/fhir/$export", levelSystem, nil, time.Time{}); apiErr == nil || apiErr.status != 503 {
 		t.Errorf("kick-off after close: %v; want 503", apiErr)
 	}
 }

@@ -25,8 +25,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/medledger/medledger/internal/access"
 	"github.com/medledger/medledger/internal/api/apitype"
+	"github.com/medledger/medledger/internal/contracts/audit"
 	"github.com/medledger/medledger/internal/contracts/records"
+	"github.com/medledger/medledger/internal/crypt"
 	"github.com/medledger/medledger/internal/fhir"
 	"github.com/medledger/medledger/internal/fhir/search"
 	"github.com/medledger/medledger/internal/ledger"
@@ -46,6 +49,14 @@ type Deps struct {
 	// Index answers searches and conditional creates; nil: neither is
 	// offered.
 	Index *search.Index
+	// Auth authenticates, authorises and audits every request; nil serves
+	// everyone (see Auth).
+	Auth *Auth
+	// Ledger scans ledger state (the audit trail's indexes) when Auth is
+	// nil; with Auth, Auth.State is used.
+	Ledger interface {
+		Scan(prefix []byte, fn func(k, v []byte) bool) error
+	}
 	// ExportDir is where bulk exports write their NDJSON files, which hold
 	// decrypted health data: a 0700 directory per job, files 0600, removed
 	// on DELETE or an hour after the job completes (see export.go).
@@ -93,6 +104,10 @@ func New(d Deps) *Server {
 	s.mux.HandleFunc("GET /fhir/{type}/{id}/_history/{vid}/$verify", s.verify)
 	s.mux.HandleFunc("GET /fhir/{type}/{id}/_history/{vid}/$provenance", s.provenance)
 	s.mux.HandleFunc("GET /fhir/Patient/{id}/$everything", s.everything)
+	s.mux.HandleFunc("POST /fhir/Patient/{id}/$break-glass", s.breakGlass)
+	s.mux.HandleFunc("POST /fhir/Patient/{id}/$erase", s.erase)
+	s.mux.HandleFunc("GET /fhir/AuditEvent", s.searchAuditEvents)
+	s.mux.HandleFunc("GET /fhir/AuditEvent/{id}", s.readAuditEvent)
 	ex := newExporter(s)
 	s.exports = ex
 	s.mux.HandleFunc("GET /fhir/$export", ex.kickoff(levelSystem, ""))
@@ -119,6 +134,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !acceptable(r) {
 		s.fail(w, r, outcome(http.StatusNotAcceptable, "not-supported", "", "this server speaks application/fhir+json only"))
 		return
+	}
+	if s.deps.Auth != nil && !publicRoute(r) && callerOf(r) == nil {
+		if r = s.authenticate(w, r); r == nil {
+			return
+		}
 	}
 	s.mux.ServeHTTP(w, r)
 }
@@ -199,6 +219,8 @@ func (s *Server) classify(err error) *apiError {
 		return outcome(http.StatusNotFound, "not-found", "", "resource not found")
 	case errors.Is(err, rec.ErrGone):
 		return outcome(http.StatusGone, "deleted", "", "the resource was deleted")
+	case errors.Is(err, crypt.ErrShredded):
+		return outcome(http.StatusGone, "deleted", "", "the patient's data was erased")
 	case errors.Is(err, rec.ErrConflict):
 		return outcome(http.StatusPreconditionFailed, "conflict", "", "the resource has changed since the version named in If-Match")
 	case errors.Is(err, rec.ErrExists):
@@ -299,14 +321,46 @@ func contextFor(r *http.Request, s *Server) (context.Context, context.CancelFunc
 }
 
 func (s *Server) write(w http.ResponseWriter, r *http.Request, ops []rec.Op) ([]rec.Written, bool) {
-	ctx, cancel := contextFor(r, s)
-	defer cancel()
-	out, err := s.deps.Service.Apply(ctx, s.deps.Actor(r), ops)
-	if err != nil {
-		s.fail(w, r, s.classify(err))
+	out, e := s.apply(r, ops)
+	if e != nil {
+		s.fail(w, r, e)
 		return nil, false
 	}
 	return out, true
+}
+
+// apply authorises, applies and audits writes, and records the access
+// facts they carry (consents, care relationships).
+func (s *Server) apply(r *http.Request, ops []rec.Op) ([]rec.Written, *apiError) {
+	wc, e := s.authorizeWrites(r, ops)
+	if e != nil {
+		return nil, e
+	}
+	ctx, cancel := contextFor(r, s)
+	defer cancel()
+	out, err := s.deps.Service.Apply(ctx, s.actor(r), ops)
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	// The writes are durable and anchored (with their author) whatever
+	// happens next; failures below are logged, and facts are retried by
+	// the next write of the same resource.
+	if err := wc.audit(s, r, out); err != nil {
+		s.deps.Logger.Error("write applied but its audit event failed", "err", err)
+	}
+	if err := s.recordFacts(ctx, out); err != nil {
+		return out, &apiError{status: http.StatusServiceUnavailable, err: err, issues: []fhir.Issue{{Severity: "error", Code: "transient",
+			Diagnostics: "the resource was stored, but its consent or care facts did not reach the ledger; repeat the update to apply them"}}}
+	}
+	return out, nil
+}
+
+// actor names the caller as the ledger's author of a write.
+func (s *Server) actor(r *http.Request) string {
+	if c := callerOf(r); c != nil {
+		return c.p.Member
+	}
+	return s.deps.Actor(r)
 }
 
 // typedBody reads the request body as a resource of the URL's type.
@@ -351,13 +405,20 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		// 412, none → create; atomic with the write.
 		s.condMu.Lock()
 		defer s.condMu.Unlock()
-		m, e := s.findOne(typ, strings.TrimPrefix(ine, typ+"?"))
+		m, e := s.findOne(r, typ, strings.TrimPrefix(ine, typ+"?"))
 		if e != nil {
 			s.fail(w, r, e)
 			return
 		}
 		if m != nil {
+			g, ok := s.scope(w, r, access.Read, typ)
+			if !ok {
+				return
+			}
 			em, js, a, err := s.deps.Service.Read(typ, m.ID)
+			if !s.gate(w, r, g, typ+"/"+m.ID, patientOfSubject(em.Subject), err == nil) {
+				return
+			}
 			if err != nil {
 				s.fail(w, r, s.classify(err))
 				return
@@ -440,7 +501,15 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e)
 		return
 	}
+	g, ok := s.scope(w, r, access.Read, typ)
+	if !ok {
+		return
+	}
 	m, js, a, err := s.deps.Service.Read(typ, id)
+	exists := err == nil || errors.Is(err, rec.ErrGone)
+	if !s.gate(w, r, g, typ+"/"+id, patientOfSubject(m.Subject), exists) {
+		return
+	}
 	if err != nil {
 		if errors.Is(err, rec.ErrGone) && a != nil {
 			w.Header().Set("ETag", `W/"`+strconv.FormatUint(m.Version, 10)+`"`)
@@ -458,7 +527,15 @@ func (s *Server) vread(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e)
 		return
 	}
+	g, ok := s.scope(w, r, access.VRead, typ)
+	if !ok {
+		return
+	}
 	m, js, a, err := s.deps.Service.VRead(typ, id, v)
+	exists := err == nil || errors.Is(err, rec.ErrGone)
+	if !s.gate(w, r, g, typ+"/"+id+"/_history/"+strconv.FormatUint(v, 10), patientOfSubject(m.Subject), exists) {
+		return
+	}
 	if err != nil {
 		s.fail(w, r, s.classify(err))
 		return
@@ -470,6 +547,14 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	typ, id := r.PathValue("type"), r.PathValue("id")
 	if e := s.checkType(typ); e != nil {
 		s.fail(w, r, e)
+		return
+	}
+	g, ok := s.scope(w, r, access.History, typ)
+	if !ok {
+		return
+	}
+	patient, exists := s.headPatient(typ, id)
+	if !s.gate(w, r, g, typ+"/"+id, patient, exists) {
 		return
 	}
 	ms, err := s.deps.Service.History(typ, id)
@@ -506,13 +591,48 @@ func (s *Server) typeHistory(w http.ResponseWriter, r *http.Request) {
 		}
 		count = min(n, 1000)
 	}
-	ms, total, err := s.deps.Service.TypeHistory(typ, since, count)
+	g, ok := s.scope(w, r, access.History, typ)
+	if !ok {
+		return
+	}
+	limit := count
+	if g.c != nil {
+		limit = maxFilteredHistory
+	}
+	ms, total, err := s.deps.Service.TypeHistory(typ, since, limit)
 	if err != nil {
 		s.fail(w, r, s.classify(err))
 		return
 	}
+	if g.c != nil {
+		// Only versions the caller may see count, in the total as well;
+		// the newest maxFilteredHistory versions are considered.
+		d := s.decider(g)
+		kept := ms[:0]
+		var refs, patients []string
+		for _, m := range ms {
+			p := patientOfSubject(m.Subject)
+			if d.decide(p).Allow {
+				kept = append(kept, m)
+			}
+		}
+		total = len(kept)
+		ms = kept[:min(count, len(kept))]
+		for _, m := range ms {
+			refs = append(refs, m.Type+"/"+m.ID+"/_history/"+strconv.FormatUint(m.Version, 10))
+			patients = append(patients, patientOfSubject(m.Subject))
+		}
+		if s.record(r, g.c, access.History, typ, refs, patients, access.Decision{Allow: true, Reason: "history filtered by the access rules"}, audit.OutcomeSuccess) != nil {
+			s.fail(w, r, auditFailed())
+			return
+		}
+	}
 	s.historyBundle(w, r, ms, total, base(r)+"/"+typ+"/_history?"+q.Encode())
 }
+
+// maxFilteredHistory bounds the versions a type-level history considers
+// when it must filter them by the caller's access.
+const maxFilteredHistory = 10000
 
 // historyBundle writes versions as a history Bundle, newest first.
 func (s *Server) historyBundle(w http.ResponseWriter, r *http.Request, ms []rec.Meta, total int, self string) {
@@ -557,7 +677,14 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e)
 		return
 	}
-	_, js, a, err := s.deps.Service.VRead(typ, id, v)
+	g, ok := s.scope(w, r, access.VRead, typ)
+	if !ok {
+		return
+	}
+	vm, js, a, err := s.deps.Service.VRead(typ, id, v)
+	if !s.gate(w, r, g, typ+"/"+id+"/_history/"+strconv.FormatUint(v, 10), patientOfSubject(vm.Subject), err == nil || errors.Is(err, rec.ErrGone)) {
+		return
+	}
 	if err != nil && !errors.Is(err, rec.ErrGone) {
 		s.fail(w, r, s.classify(err))
 		return

@@ -40,7 +40,7 @@ func newServer(t *testing.T) *server {
 		t.Fatal(err)
 	}
 	logs := &bytes.Buffer{}
-	n, err := node.Open(node.Config{Home: dir}, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	n, err := node.Open(node.Config{Home: dir, Auth: node.AuthConfig{Mode: node.AuthOff}}, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}

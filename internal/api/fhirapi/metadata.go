@@ -52,6 +52,36 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 			}}, typeOperations(t)...),
 		})
 	}
+	rest := map[string]any{
+		"mode":        "server",
+		"resource":    resources,
+		"interaction": []any{map[string]any{"code": "transaction"}, map[string]any{"code": "batch"}},
+		"operation": []any{map[string]any{
+			"name":       "export",
+			"definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+			"documentation": "GET [base]/$export with Prefer: respond-async; _type, _since; " +
+				"NDJSON files kept an hour after completion or until DELETE of the status URL",
+		}},
+	}
+	if a := s.deps.Auth; a != nil {
+		// SMART App Launch: the security service and the OAuth URIs
+		// (also at .well-known/smart-configuration).
+		iss := a.Issuer.Issuer()
+		rest["security"] = map[string]any{
+			"cors": true,
+			"service": []any{map[string]any{"coding": []any{map[string]any{
+				"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR"}}}},
+			"description": "SMART on FHIR: bearer access tokens (EdDSA JWT, at most 5 minutes) from " + iss + "/auth/token; " +
+				"every access is decided by the patient's consents and the ledger's access rules, and audited on the ledger",
+			"extension": []any{map[string]any{
+				"url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+				"extension": []any{
+					map[string]any{"url": "token", "valueUri": iss + "/auth/token"},
+					map[string]any{"url": "authorize", "valueUri": iss + "/auth/authorize"},
+				},
+			}},
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"resourceType": "CapabilityStatement",
 		"status":       "active",
@@ -66,17 +96,7 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		"instantiates": []string{"http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"},
 		"fhirVersion":  fhir.Version,
 		"format":       []string{"application/fhir+json", "json"},
-		"rest": []any{map[string]any{
-			"mode":        "server",
-			"resource":    resources,
-			"interaction": []any{map[string]any{"code": "transaction"}, map[string]any{"code": "batch"}},
-			"operation": []any{map[string]any{
-				"name":       "export",
-				"definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
-				"documentation": "GET [base]/$export with Prefer: respond-async; _type, _since; " +
-					"NDJSON files kept an hour after completion or until DELETE of the status URL",
-			}},
-		}},
+		"rest":         []any{rest},
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/medledger/medledger/internal/access"
 	"github.com/medledger/medledger/internal/contracts/records"
 )
 
@@ -22,7 +23,18 @@ func (s *Server) provenance(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e)
 		return
 	}
+	g, ok := s.scope(w, r, access.VRead, typ)
+	if !ok {
+		return
+	}
 	a, err := s.deps.Service.Anchor(typ, id, v)
+	patient := ""
+	if a != nil {
+		patient = a.Patient
+	}
+	if !s.gate(w, r, g, typ+"/"+id+"/_history/"+strconv.FormatUint(v, 10), patient, err == nil) {
+		return
+	}
 	if err != nil {
 		s.fail(w, r, s.classify(err))
 		return

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/medledger/medledger/internal/access"
+	"github.com/medledger/medledger/internal/contracts/audit"
 	"github.com/medledger/medledger/internal/fhir"
 	"github.com/medledger/medledger/internal/fhir/search"
 )
@@ -42,7 +44,15 @@ func (s *Server) searchType(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	strict := strings.Contains(r.Header.Get("Prefer"), "handling=strict")
-	res, err := s.deps.Index.Search(typ, match, search.Options{Strict: strict})
+	g, ok := s.scope(w, r, access.Search, typ)
+	if !ok {
+		return
+	}
+	var filter func(string) bool
+	if g.c != nil {
+		filter = s.filterFor(g)
+	}
+	res, err := s.deps.Index.Search(typ, match, search.Options{Strict: strict, Filter: filter})
 	if err != nil {
 		var se *search.Error
 		if errors.As(err, &se) {
@@ -54,19 +64,32 @@ func (s *Server) searchType(w http.ResponseWriter, r *http.Request) {
 	}
 	b := base(r)
 	var entries []any
+	var refs, patients []string
 	for i, id := range res.IDs {
-		_, js, err := s.deps.Service.Stored(typ, id, res.Versions[i])
+		m, js, err := s.deps.Service.Stored(typ, id, res.Versions[i])
 		if err != nil {
 			continue // deleted or shredded since the index saw it
 		}
+		refs = append(refs, typ+"/"+id)
+		patients = append(patients, patientOfSubject(m.Subject))
 		entries = append(entries, map[string]any{
 			"fullUrl": b + "/" + typ + "/" + id, "resource": json.RawMessage(js), "search": map[string]any{"mode": "match"},
 		})
 	}
 	for _, ref := range res.Includes {
-		_, js, _, err := s.deps.Service.Read(ref.Type, ref.ID)
+		m, js, _, err := s.deps.Service.Read(ref.Type, ref.ID)
 		if err != nil {
 			continue
+		}
+		if g.c != nil {
+			// An included resource is read under its own type's scopes
+			// and the same rules; one the caller may not read is left out.
+			ig := &grant{c: g.c, g: g.c.p.Scopes.Allows(ref.Type, "r"), typ: ref.Type, in: access.Read}
+			if !ig.g.Any() || !s.decider(ig).decide(patientOfSubject(m.Subject)).Allow {
+				continue
+			}
+			refs = append(refs, ref.Type+"/"+ref.ID)
+			patients = append(patients, patientOfSubject(m.Subject))
 		}
 		entries = append(entries, map[string]any{
 			"fullUrl": b + "/" + ref.Type + "/" + ref.ID, "resource": json.RawMessage(js), "search": map[string]any{"mode": "include"},
@@ -76,6 +99,13 @@ func (s *Server) searchType(w http.ResponseWriter, r *http.Request) {
 		entries = append(entries, map[string]any{
 			"resource": fhir.OperationOutcome(res.Issues...), "search": map[string]any{"mode": "outcome"},
 		})
+	}
+	if g.c != nil {
+		d := access.Decision{Allow: true, Reason: "search results filtered by the access rules"}
+		if s.record(r, g.c, access.Search, typ, refs, patients, d, audit.OutcomeSuccess) != nil {
+			s.fail(w, r, auditFailed())
+			return
+		}
 	}
 	self := b + "/" + typ + "?" + q.Encode()
 	links := []any{map[string]any{"relation": "self", "url": self}}

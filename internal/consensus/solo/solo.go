@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/medledger/medledger/internal/chain"
+	"github.com/medledger/medledger/internal/consensus/admit"
 	"github.com/medledger/medledger/internal/contract"
 	"github.com/medledger/medledger/internal/identity"
 	"github.com/medledger/medledger/internal/ledger"
@@ -134,7 +135,8 @@ type Sequencer struct {
 	failed  error                    // guarded by mu: set when the sequencer stopped on an error
 	started bool                     // guarded by mu: Start ran its goroutines
 
-	members *memberCache
+	members *admit.MemberCache
+	check   admit.Checker
 	keys    identity.KeyCache
 	log     *txlog.Log    // owned by the sequencer goroutine: the log after the last built block
 	parent  chain.Parent  // owned by the sequencer goroutine: the last built block
@@ -176,7 +178,8 @@ func New(cfg Config, deps Deps) (*Sequencer, error) {
 		verifyQ: make(chan *item, cfg.QueueSize),
 		blockQ:  make(chan *item, cfg.QueueSize),
 		pending: make(map[ledger.Hash]struct{}),
-		members: newMemberCache(deps.Store),
+		members: admit.NewMemberCache(deps.Store),
+		check:   admit.Checker{ChainID: deps.ChainID, Machine: deps.Machine, MaxTxBytes: cfg.MaxTxBytes},
 		log:     log,
 		parent:  parentOf(deps),
 		flight:  &inflight{base: deps.Store},
@@ -321,7 +324,7 @@ func (s *Sequencer) admitBatch(raws [][]byte, out []Result) []*item {
 	ok := s.verifyAll(items)
 	for i, it := range items {
 		if it != nil && it.signerErr == nil && !ok[i] {
-			it.key, it.signerErr = nil, badSignature(it.tx)
+			it.key, it.signerErr = nil, admit.BadSignature(it.tx)
 			unsettled = true
 		}
 	}
@@ -375,7 +378,7 @@ func (s *Sequencer) settle(items []*item) error {
 	// Only the members contract writes member records: without one of its
 	// transactions before the last unsettled one, admission's verdicts
 	// stand.
-	if !slices.ContainsFunc(items[:max(last, 0)], func(it *item) bool { return it != nil && it.tx.Contract == memberContract }) {
+	if !slices.ContainsFunc(items[:max(last, 0)], func(it *item) bool { return it != nil && it.tx.Contract == admit.MemberContract }) {
 		return nil
 	}
 	scratch := s.deps.Machine.Begin(s.flight, s.deps.Store.Height()+1, s.deps.Clock())
@@ -390,11 +393,11 @@ func (s *Sequencer) settle(items []*item) error {
 			}
 			switch {
 			case !found:
-				it.signerErr = unknownSigner(it.tx)
+				it.signerErr = admit.UnknownSigner(it.tx)
 			case !m.Active():
-				it.signerErr = suspendedSigner(it.tx)
+				it.signerErr = admit.SuspendedSigner(it.tx)
 			case !identity.Verify(m.PublicKey, it.tx.SigningBytes(), it.tx.Signature):
-				it.signerErr = badSignature(it.tx)
+				it.signerErr = admit.BadSignature(it.tx)
 			default:
 				it.key, it.signerErr = m.PublicKey, nil
 			}
@@ -456,31 +459,17 @@ func (s *Sequencer) admit(raw []byte, batch bool) (*item, error) {
 	if err := s.Err(); err != nil {
 		return nil, errNotAccepting
 	}
-	if len(raw) > s.cfg.MaxTxBytes {
-		return nil, ledger.Errorf(ledger.CodeTooLarge, "transaction is %d bytes, limit %d", len(raw), s.cfg.MaxTxBytes)
-	}
-	tx, err := ledger.DecodeTx(raw, s.cfg.MaxTxBytes)
+	tx, err := s.check.Decode(raw)
 	if err != nil {
 		return nil, err
 	}
-	if tx.ChainID != s.deps.ChainID {
-		return nil, ledger.Errorf(ledger.CodeWrongChain, "transaction is for chain %q, this node serves %q", tx.ChainID, s.deps.ChainID)
-	}
-	if !s.deps.Machine.HasContract(tx.Contract) {
-		return nil, ledger.Errorf(ledger.CodeUnknownContract, "no contract %q on this chain (have %v)", tx.Contract, s.deps.Machine.Contracts())
-	}
-	m, err := s.members.get(tx.Signer)
+	m, err := s.members.Get(tx.Signer)
 	if err != nil {
 		s.deps.Logger.Error("admission: reading member records", "err", err)
 		return nil, errStorage
 	}
 	it := &item{tx: tx, raw: raw, id: tx.ID(), admitted: time.Now(), done: make(chan outcome, 1)}
-	switch {
-	case m == nil:
-		it.signerErr = unknownSigner(tx)
-	case !m.Active():
-		it.signerErr = suspendedSigner(tx)
-	default:
+	if it.signerErr = admit.SignerError(tx, m); it.signerErr == nil {
 		it.key = m.PublicKey
 	}
 	if it.signerErr != nil && !batch {
@@ -516,18 +505,6 @@ func (s *Sequencer) admit(raw []byte, batch bool) (*item, error) {
 		s.verifyQ <- it // cannot block: at most QueueSize items are queued
 	}
 	return it, nil
-}
-
-func unknownSigner(tx *ledger.Tx) *ledger.Error {
-	return ledger.Errorf(ledger.CodeUnknownSigner, "signer %q is not an enrolled member", tx.Signer)
-}
-
-func suspendedSigner(tx *ledger.Tx) *ledger.Error {
-	return ledger.Errorf(ledger.CodeSuspendedSigner, "signer %q is suspended", tx.Signer)
-}
-
-func badSignature(tx *ledger.Tx) *ledger.Error {
-	return ledger.Errorf(ledger.CodeBadSignature, "signature does not verify with the key of %q", tx.Signer)
 }
 
 // Public errors for internal failures: their causes go to the log only.
@@ -577,7 +554,7 @@ func (s *Sequencer) verifier() {
 				continue
 			}
 			s.unpend(it.id)
-			err := badSignature(it.tx)
+			err := admit.BadSignature(it.tx)
 			s.reject(err)
 			it.done <- outcome{err: err}
 		}
@@ -754,7 +731,7 @@ func (s *Sequencer) committer() {
 			continue
 		}
 		s.flight.pop()
-		s.members.invalidate(b.out.Block.Changes)
+		s.members.Invalidate(b.out.Block.Changes)
 		hdr := &b.out.Block.Header.Header
 		bh := hdr.Hash()
 		now := time.Now()

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medledger/medledger/internal/consensus/admit"
 	"github.com/medledger/medledger/internal/contracts/members"
 	"github.com/medledger/medledger/internal/identity"
 	"github.com/medledger/medledger/internal/ledger"
@@ -625,7 +626,7 @@ func TestMemberCacheFreshAfterRekey(t *testing.T) {
 	e := newEnv(t, Config{MaxTxs: 7, MaxDelay: time.Millisecond}, func(e *env) {
 		// Widen the race: an admission that misses the member cache
 		// reads the record, then pauses before caching it.
-		e.seq.members = newMemberCache(slowReader{e.st, 300 * time.Microsecond})
+		e.seq.members = admit.NewMemberCache(slowReader{e.st, 300 * time.Microsecond})
 	})
 	m := e.enrolMembers("rk", 1)[0]
 	id := m.id

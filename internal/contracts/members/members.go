@@ -9,6 +9,7 @@
 package members
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"slices"
 
@@ -39,6 +40,11 @@ func (Contract) Policies() []contract.Policy {
 			Doc:     "who may suspend, reinstate, re-key or re-role a member (target: the member)",
 			Default: `signer.active && "admin" in signer.roles && signer.org == target.org`,
 		},
+		{
+			Name:    "members.org_key",
+			Doc:     "who may publish an organisation's encryption key (request: org)",
+			Default: `signer.active && ("admin" in signer.roles || "system" in signer.roles) && signer.org == request.org`,
+		},
 	}
 }
 
@@ -48,6 +54,15 @@ type Enrol struct {
 	Org       string   `json:"org"`
 	Roles     []string `json:"roles"`
 	PublicKey string   `json:"public_key"` // base64 Ed25519
+	// FHIRUser is the member's FHIR resource (optional; see
+	// ledger.ValidFHIRUser).
+	FHIRUser string `json:"fhir_user,omitempty"`
+}
+
+// SetOrgKey is the payload of members.set_org_key.
+type SetOrgKey struct {
+	Org           string `json:"org"`
+	EncryptionKey string `json:"encryption_key"` // base64 X25519 public key
 }
 
 // Suspend is the payload of members.suspend.
@@ -133,6 +148,33 @@ func (Contract) Exec(c *contract.Context, method string, payload []byte) error {
 			c.Emit("members.rekeyed", "id", m.ID, "org", m.Org, "key_id", identity.KeyIDOf(pub))
 			return nil
 		})
+	case "set_org_key":
+		var r SetOrgKey
+		if err := contract.DecodePayload(payload, &r); err != nil {
+			return err
+		}
+		key, err := base64.StdEncoding.DecodeString(r.EncryptionKey)
+		if err != nil || len(key) != 32 {
+			return ledger.Errorf(ledger.CodeContract, "set_org_key: encryption_key must be 32 bytes (X25519) in base64")
+		}
+		if err := c.Allow("members.org_key", map[string]any{"org": r.Org}, nil); err != nil {
+			return err
+		}
+		o, ok, err := contract.LookupOrg(c.State(), r.Org)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ledger.Errorf(ledger.CodeContract, "set_org_key: no organisation %q", r.Org)
+		}
+		o.EncryptionKey = key
+		b, err := json.Marshal(o)
+		if err != nil {
+			return err
+		}
+		c.Set("o/"+r.Org, b)
+		c.Emit("members.org_key_set", "org", r.Org)
+		return nil
 	case "set_roles":
 		var r SetRoles
 		if err := contract.DecodePayload(payload, &r); err != nil {
@@ -148,7 +190,7 @@ func (Contract) Exec(c *contract.Context, method string, payload []byte) error {
 			return nil
 		})
 	}
-	return ledger.Errorf(ledger.CodeUnknownMethod, "members has no method %q (want enrol, suspend, reinstate, rekey or set_roles)", method)
+	return ledger.Errorf(ledger.CodeUnknownMethod, "members has no method %q (want enrol, suspend, reinstate, rekey, set_roles or set_org_key)", method)
 }
 
 func checkRoles(roles []string) ([]string, error) {
@@ -183,6 +225,9 @@ func enrol(c *contract.Context, r Enrol) error {
 	if err != nil {
 		return ledger.Errorf(ledger.CodeContract, "enrol: public_key: %v", err)
 	}
+	if r.FHIRUser != "" && !ledger.ValidFHIRUser(r.FHIRUser) {
+		return ledger.Errorf(ledger.CodeContract, "enrol: fhir_user must be a Practitioner, PractitionerRole, Patient or RelatedPerson reference")
+	}
 	if err := c.Allow("members.enrol", map[string]any{"id": r.ID, "org": r.Org, "roles": roles}, nil); err != nil {
 		return err
 	}
@@ -197,7 +242,7 @@ func enrol(c *contract.Context, r Enrol) error {
 		return ledger.Errorf(ledger.CodeContract, "enrol: member %q already exists", r.ID)
 	}
 	m := &contract.Member{
-		ID: r.ID, Org: r.Org, Roles: roles, PublicKey: pub,
+		ID: r.ID, Org: r.Org, Roles: roles, PublicKey: pub, FHIRUser: r.FHIRUser,
 		Status: contract.StatusActive, EnrolledAt: c.Height, UpdatedAt: c.Height,
 	}
 	put(c, m)
@@ -263,7 +308,7 @@ func GenesisChanges(doc *genesis.Doc) ([]ledger.Change, error) {
 		}
 		roles := slices.Clone(m.Roles)
 		slices.Sort(roles)
-		rec := contract.Member{ID: m.ID, Org: m.Org, Roles: roles, PublicKey: pub, Status: contract.StatusActive}
+		rec := contract.Member{ID: m.ID, Org: m.Org, Roles: roles, PublicKey: pub, Status: contract.StatusActive, FHIRUser: m.FHIRUser}
 		if err := add(contract.MemberKey(m.ID), rec); err != nil {
 			return nil, err
 		}

@@ -307,7 +307,7 @@ func TestGenesisChanges(t *testing.T) {
 	}
 	for _, o := range doc.Orgs {
 		got, ok, err := contract.LookupOrg(s, o.ID)
-		if err != nil || !ok || *got != (contract.Org{ID: o.ID, Name: o.Name, Kind: o.Kind}) {
+		if err != nil || !ok || !reflect.DeepEqual(*got, contract.Org{ID: o.ID, Name: o.Name, Kind: o.Kind}) {
 			t.Errorf("LookupOrg(%q) = %+v, %v, %v", o.ID, got, ok, err)
 		}
 	}
@@ -330,5 +330,26 @@ func TestGenesisChanges(t *testing.T) {
 		if _, err := members.GenesisChanges(d); err == nil {
 			t.Errorf("GenesisChanges with a bad %s = nil error", name)
 		}
+	}
+}
+
+func TestSetOrgKey(t *testing.T) {
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	call := func(signer, org, k string, want ledger.Code) contracttest.Step {
+		return contracttest.Step{Call: contracttest.Call{Signer: signer, Contract: "members", Method: "set_org_key",
+			Payload: members.SetOrgKey{Org: org, EncryptionKey: k}}, Want: want}
+	}
+	f := contracttest.NewFixture(t)
+	f.Run([]contracttest.Step{
+		call("st-mary/admin", "st-mary", key, ledger.CodeOK),
+		call("st-mary/node", "st-mary", key, ledger.CodeOK),
+		call("st-mary/dr-who", "st-mary", key, ledger.CodeDenied),
+		call("acme/admin", "st-mary", key, ledger.CodeDenied),
+		call("st-mary/admin", "st-mary", "AAAA", ledger.CodeContract),
+		call("st-mary/admin", "st-mary", "not base64!", ledger.CodeContract),
+	})
+	o, ok, err := contract.LookupOrg(f.State, "st-mary")
+	if err != nil || !ok || !bytes.Equal(o.EncryptionKey, bytes.Repeat([]byte{7}, 32)) || o.Name == "" {
+		t.Errorf("org after set_org_key: %+v %v %v", o, ok, err)
 	}
 }

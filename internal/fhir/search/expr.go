@@ -95,7 +95,7 @@ func compile(src string) (expr, error) {
 // looked up by prefix (effective → effectiveDateTime, effectivePeriod, ...).
 // TestChoiceElements checks the list against the specification.
 var choiceElements = map[string]bool{
-	"CarePlan.activity.detail.scheduled": true, "Condition.abatement": true, "Condition.onset": true,
+	"CarePlan.activity.detail.scheduled": true, "Condition.abatement": true, "Consent.source": true, "Condition.onset": true,
 	"DiagnosticReport.effective": true, "Immunization.occurrence": true, "MedicationRequest.medication": true,
 	"MedicationStatement.effective": true, "MedicationStatement.medication": true, "Observation.component.value": true,
 	"Observation.effective": true, "Observation.value": true, "Patient.deceased": true, "Procedure.performed": true,

@@ -84,6 +84,12 @@ type Options struct {
 	// Now is the instant from which the ap prefix measures the distance
 	// of a date; zero means time.Now().
 	Now time.Time
+	// Filter, if set, is asked about every match (by id) before it is
+	// counted or paged: matches it refuses are left out of Total, the
+	// pages and the includes' sources, so a caller's authorisation
+	// shapes the whole result, not a page. It is called with the index
+	// read-locked and must not call back into the index.
+	Filter func(id string) bool
 }
 
 type modifier uint8
@@ -134,6 +140,7 @@ type query struct {
 	count, offset int
 	includes      []include
 	issues        []fhir.Issue
+	filter        func(id string) bool
 }
 
 // callerParams are left to the caller (they shape the response, not the

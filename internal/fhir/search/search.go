@@ -57,6 +57,7 @@ func (ix *Index) Search(typ string, q url.Values, o Options) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Offset: pq.offset, Count: pq.count, Issues: pq.issues}
+	pq.filter = o.Filter
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if st := ix.types[typ]; st != nil {
@@ -104,6 +105,9 @@ func (ix *Index) runLocked(st *store, pq *query, res *Result, usePostings bool) 
 			if i != driver && !ms[i].match(d) {
 				return
 			}
+		}
+		if pq.filter != nil && !pq.filter(d.id) {
+			return
 		}
 		total++
 		if deep {

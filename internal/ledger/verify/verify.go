@@ -490,9 +490,15 @@ func (v *verifier) block(b *loaded, parent chain.Parent, log *txlog.Log, keys []
 	case hdr.Time <= parent.Time:
 		return problem(h, KindHeader, "block time is not after the previous block's"), parent, log
 	}
-	val, ok := v.doc.ValidatorByKeyID(hdr.Proposer)
-	if !ok {
+	if _, ok := v.doc.ValidatorByKeyID(hdr.Proposer); !ok {
 		return problem(h, KindSignature, "proposer %q is not a validator in the genesis", hdr.Proposer), parent, log
+	}
+	// Solo blocks are signed by their proposer; CometBFT blocks by the
+	// node that stored them (b.sh.Signer), which must be a validator too.
+	signer := b.sh.SignerID()
+	val, ok := v.doc.ValidatorByKeyID(signer)
+	if !ok {
+		return problem(h, KindSignature, "block signer %q is not a validator in the genesis", signer), parent, log
 	}
 	pub, err := identity.ParsePublicKey(val.PublicKey)
 	if err != nil {
@@ -500,7 +506,7 @@ func (v *verifier) block(b *loaded, parent chain.Parent, log *txlog.Log, keys []
 	}
 	bh := hdr.Hash()
 	if !identity.Verify(pub, bh[:], b.sh.Signature) {
-		return problem(h, KindSignature, "block signature does not verify with the key of validator %q (%s)", val.Name, hdr.Proposer), parent, log
+		return problem(h, KindSignature, "block signature does not verify with the key of validator %q (%s)", val.Name, signer), parent, log
 	}
 	if root := ledger.MerkleRoot(b.raw); root != hdr.TxRoot {
 		return problem(h, KindTxRoot, "transactions hash to %s, header says %s (a transaction was changed, added, removed or reordered)", root, hdr.TxRoot), parent, log

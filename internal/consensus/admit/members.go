@@ -1,4 +1,4 @@
-package solo
+package admit
 
 import (
 	"bytes"
@@ -9,11 +9,12 @@ import (
 	"github.com/medledger/medledger/internal/ledger"
 )
 
-// memberCache caches committed member records for admission checks. The
-// sequencer invalidates entries when a block changes them; execution itself
-// always reads state, so a stale entry can only cause a spurious admission
-// reject or a re-verification, never a wrong result.
-type memberCache struct {
+// MemberCache caches committed member records for admission checks. Its
+// owner calls Invalidate with each committed block's changes; execution
+// itself always reads state, so a stale entry can only cause a spurious
+// admission reject or a re-verification, never a wrong result. It is safe
+// for concurrent use.
+type MemberCache struct {
 	r contract.StateReader
 
 	mu  sync.RWMutex
@@ -21,12 +22,14 @@ type memberCache struct {
 	gen uint64                      // guarded by mu; bumped by every invalidation
 }
 
-func newMemberCache(r contract.StateReader) *memberCache {
-	return &memberCache{r: r, m: make(map[string]*contract.Member)}
+// NewMemberCache returns an empty cache over committed state r.
+func NewMemberCache(r contract.StateReader) *MemberCache {
+	return &MemberCache{r: r, m: make(map[string]*contract.Member)}
 }
 
-// get returns the member, nil if not enrolled.
-func (c *memberCache) get(id string) (*contract.Member, error) {
+// Get returns the member, nil if not enrolled. The record is shared:
+// never modify it. An error means state could not be read.
+func (c *MemberCache) Get(id string) (*contract.Member, error) {
 	c.mu.RLock()
 	m, ok := c.m[id]
 	gen := c.gen
@@ -56,12 +59,13 @@ func (c *memberCache) get(id string) (*contract.Member, error) {
 
 var memberPrefix = contract.MemberKey("")
 
-// memberContract is the contract whose namespace holds member records: a
+// MemberContract is the contract whose namespace holds member records: a
 // contract writes only under its own name, so only its transactions can
 // change a signer.
-var memberContract, _, _ = strings.Cut(string(memberPrefix), "/")
+var MemberContract, _, _ = strings.Cut(string(memberPrefix), "/")
 
-func (c *memberCache) invalidate(cs []ledger.Change) {
+// Invalidate drops the cached records that changes touch.
+func (c *MemberCache) Invalidate(cs []ledger.Change) {
 	for _, ch := range cs {
 		if bytes.HasPrefix(ch.Key, memberPrefix) {
 			c.mu.Lock()
