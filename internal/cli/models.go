@@ -26,9 +26,9 @@ import (
 	"github.com/medledger/medledger/internal/contracts/models"
 	"github.com/medledger/medledger/internal/genesis"
 	"github.com/medledger/medledger/internal/home"
-	"github.com/medledger/medledger/internal/node"
 	"github.com/medledger/medledger/internal/identity"
 	"github.com/medledger/medledger/internal/ledger"
+	"github.com/medledger/medledger/internal/node"
 )
 
 // total sums a map of counts.

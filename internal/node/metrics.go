@@ -2,6 +2,7 @@ package node
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,9 @@ type metrics struct {
 	latency   prometheus.Histogram
 	http      *prometheus.HistogramVec
 	queue     func() int
+	// onReject, if set, also hears of every refused transaction (the
+	// ledger-activity monitor counts refused signatures).
+	onReject atomic.Pointer[func(ledger.Code)]
 }
 
 func newMetrics(st *store.Store) *metrics {
@@ -76,6 +80,9 @@ func (m *metrics) BlockCommitted(txs int, d time.Duration) {
 }
 
 func (m *metrics) Rejected(c ledger.Code) {
+	if f := m.onReject.Load(); f != nil {
+		(*f)(c)
+	}
 	if !c.Valid() {
 		c = "other"
 	}

@@ -64,6 +64,11 @@ type monitor struct {
 	last  uint64 // the last height scored
 	dir   *nodeDirectory
 	alert func(ctx context.Context, o alerts.Open) error
+	// Ledger activity: the transactions themselves, with their own
+	// registered rule set.
+	act    *ledgerActivity
+	actRef alerts.ModelRef
+	blockT time.Time // the time of the block being scanned
 }
 
 // StartMonitor runs the access monitor until ctx ends. It first makes
@@ -88,7 +93,13 @@ func (n *Node) StartMonitor(ctx context.Context, from uint64) error {
 	if err != nil {
 		return err
 	}
-	mon := &monitor{n: n, det: det, dir: dir, ref: alerts.ModelRef{Name: m.Name, Version: m.Version, SHA256: sha}}
+	if err := n.ensureRules(ctx); err != nil {
+		return err
+	}
+	mon := &monitor{n: n, det: det, dir: dir, ref: alerts.ModelRef{Name: m.Name, Version: m.Version, SHA256: sha},
+		act: newLedgerActivity(), actRef: alerts.ModelRef{Name: "ledger-activity", Version: "1", SHA256: model.SHA256(ledgerRulesFile)}}
+	onReject := mon.act.reject
+	n.metrics.onReject.Store(&onReject)
 	mon.last = from
 	if from == 0 {
 		mon.last = n.store.Height()
@@ -128,6 +139,7 @@ func (n *Node) stopMonitor() {
 	n.fhir.monMu.Unlock()
 	if stop != nil {
 		stop()
+		n.metrics.onReject.Store(nil)
 	}
 }
 
@@ -136,6 +148,20 @@ func (n *Node) ensureModel(ctx context.Context, file []byte, m *model.Model, sha
 	if _, ok, err := models.Lookup(n.store, sha); err != nil || ok {
 		return err
 	}
+	reg, err := ModelRegistration(file, m)
+	if err != nil {
+		return err
+	}
+	if err := n.registerAsAdmin(ctx, reg); err != nil {
+		return err
+	}
+	n.log.Info("built-in access model registered", "name", m.Name, "version", m.Version, "sha256", sha)
+	return nil
+}
+
+// registerAsAdmin registers a model version signed by the administrator
+// of the node's organisation, whose key must be in the home.
+func (n *Node) registerAsAdmin(ctx context.Context, reg models.Register) error {
 	admin := ""
 	for _, gm := range n.genesis.Members {
 		if gm.Org == n.fhir.org && strings.Contains(strings.Join(gm.Roles, ","), "admin") {
@@ -145,11 +171,7 @@ func (n *Node) ensureModel(ctx context.Context, file []byte, m *model.Model, sha
 	}
 	key, err := n.home.LoadSigner(n.home.MemberKey(admin), n.cfg.MasterKeyEnv)
 	if err != nil {
-		return fmt.Errorf("the built-in access model is not registered and the administrator's key is not in this home: register it with medledger models register (%v)", err)
-	}
-	reg, err := ModelRegistration(file, m)
-	if err != nil {
-		return err
+		return fmt.Errorf("%s is not registered and the administrator's key is not in this home: register it with medledger models register (%v)", reg.Name, err)
 	}
 	p, _ := json.Marshal(reg)
 	raw, _, err := client.Sign(client.Tx{ChainID: n.genesis.ChainID, Contract: "models", Method: "register", Payload: p, Signer: admin}, key)
@@ -161,9 +183,8 @@ func (n *Node) ensureModel(ctx context.Context, file []byte, m *model.Model, sha
 		return err
 	}
 	if rc.Result.Code != ledger.CodeOK {
-		return fmt.Errorf("registering the built-in model: %s", rc.Result.Message)
+		return fmt.Errorf("registering %s: %s", reg.Name, rc.Result.Message)
 	}
-	n.log.Info("built-in access model registered", "name", m.Name, "version", m.Version, "sha256", sha)
 	return nil
 }
 
@@ -179,6 +200,9 @@ func (mon *monitor) run(ctx context.Context) {
 		if err := mon.scan(ctx); err != nil && ctx.Err() == nil {
 			mon.n.log.Error("access monitor", "err", err)
 		}
+		for _, o := range mon.act.rejections(time.Now()) {
+			mon.raise(ctx, o)
+		}
 	}
 }
 
@@ -191,6 +215,7 @@ func (mon *monitor) scan(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		mon.blockT = time.Unix(0, hdr.Header.Time).UTC()
 		for i := uint32(0); i < uint32(hdr.Header.TxCount); i++ {
 			if err := mon.tx(ctx, h, i); err != nil {
 				return err
@@ -207,8 +232,17 @@ func (mon *monitor) tx(ctx context.Context, h uint64, i uint32) error {
 		return err
 	}
 	tx, err := ledger.DecodeTx(raw, ledger.MaxTxBytes)
-	if err != nil || tx.Contract != "audit" {
+	if err != nil {
 		return err
+	}
+	txID := tx.ID()              // hashes the whole transaction: once
+	if tx.Contract != "alerts" { // its own alerts do not count as activity
+		for _, o := range mon.act.observe(tx, txID, mon.blockT) {
+			mon.raise(ctx, o)
+		}
+	}
+	if tx.Contract != "audit" {
+		return nil
 	}
 	rb, err := mon.n.store.Result(h, i)
 	if err != nil {
@@ -220,7 +254,6 @@ func (mon *monitor) tx(ctx context.Context, h uint64, i uint32) error {
 	}
 	var payloads []json.RawMessage
 	var ids []string
-	txID := tx.ID() // hashes the whole transaction: once
 	switch tx.Method {
 	case "record":
 		payloads, ids = []json.RawMessage{tx.Payload}, []string{txID.String()}
@@ -256,11 +289,33 @@ func (mon *monitor) tx(ctx context.Context, h uint64, i uint32) error {
 				o.Reasons = append(o.Reasons, alerts.Reason{Code: s.Codes[r], Text: s.Reasons[r]})
 			}
 		}
-		if err := mon.alert(ctx, o); err != nil {
-			mon.n.log.Error("alert not recorded", "err", err)
-		}
+		mon.raise(ctx, o)
 	}
 	return nil
+}
+
+// raise records an alert; ledger-activity alerts name their rule set.
+func (mon *monitor) raise(ctx context.Context, o alerts.Open) {
+	if o.Detector == "ledger" {
+		o.Model = mon.actRef
+	}
+	if err := mon.alert(ctx, o); err != nil {
+		mon.n.log.Error("alert not recorded", "detector", o.Detector, "err", err)
+	}
+}
+
+// ensureRules registers the ledger-activity rule set if it is not on the
+// ledger (with the administrator's key, as for the built-in model).
+func (n *Node) ensureRules(ctx context.Context) error {
+	sha := model.SHA256(ledgerRulesFile)
+	if _, ok, err := models.Lookup(n.store, sha); err != nil || ok {
+		return err
+	}
+	params, _ := json.Marshal(map[string]any{"min_per_minute": rateMin, "factor_over_median": rateFactor, "history_minutes": historyMinutes,
+		"consent_burst_min": consentBurstMin, "break_glass_per_hour": breakGlassPerHr, "rejected_per_minute": rejectedPerMin})
+	reg := models.Register{Name: "ledger-activity", Version: "1", Detector: "ledger", SHA256: sha, Parameters: params,
+		TrainingDataSHA256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}
+	return n.registerAsAdmin(ctx, reg)
 }
 
 func userMember(u string) string {
