@@ -103,7 +103,23 @@ type Engine struct {
 	// consent.VersionKey): equal versions mean equal facts, at any height.
 	mu    sync.Mutex
 	facts map[string]cachedFacts // guarded by mu
+
+	// decisions caches decisions of the current second (decisions are
+	// made at one-second granularity, as the periods and time limits in
+	// the facts are), keyed by everything a decision depends on: the
+	// request, and the versions of the patient's facts and of the rules.
+	dmu       sync.Mutex
+	decisions map[decisionKey]Decision // guarded by dmu
+	dsec      int64                    // the second decisions holds; guarded by dmu
 }
+
+type decisionKey struct {
+	actor, interaction, typ, purpose, patient string
+	facts, rules                              string
+}
+
+// maxCachedDecisions bounds the decisions cached for one second.
+const maxCachedDecisions = 1 << 16
 
 type cachedFacts struct {
 	version string
@@ -208,13 +224,53 @@ func Gather(st State, patient string) (*Facts, error) {
 	return f, nil
 }
 
-// Decide gathers the facts of req's patient from st and decides req.
+// Decide gathers the facts of req's patient from st and decides req, at
+// the whole second of req.Time.
 func (e *Engine) Decide(st State, req Request) (Decision, error) {
+	req.Time = req.Time.Truncate(time.Second)
+	if req.Purpose == "" {
+		req.Purpose = "TREAT"
+	}
+	fv, rv := "", ""
+	if req.Patient != "" {
+		v, _, err := st.Get([]byte("consent/" + consent.VersionKey(req.Patient)))
+		if err != nil {
+			return Decision{}, err
+		}
+		fv = string(v)
+	}
+	v, _, err := st.Get(contract.PolicyVersionKey)
+	if err != nil {
+		return Decision{}, err
+	}
+	rv = string(v)
+	a := req.Actor
+	key := decisionKey{
+		actor:       a.ID + "\x00" + a.Org + "\x00" + strings.Join(a.Roles, ",") + "\x00" + a.Context + "\x00" + a.Patient + "\x00" + a.FHIRUser,
+		interaction: req.Interaction, typ: req.Type, purpose: req.Purpose, patient: req.Patient, facts: fv, rules: rv,
+	}
+	sec := req.Time.Unix()
+	e.dmu.Lock()
+	if d, ok := e.decisions[key]; ok && e.dsec == sec {
+		e.dmu.Unlock()
+		return d, nil
+	}
+	e.dmu.Unlock()
 	f, err := e.Facts(st, req.Patient)
 	if err != nil {
 		return Decision{}, err
 	}
-	return e.DecideWith(st, f, req)
+	d, err := e.DecideWith(st, f, req)
+	if err != nil {
+		return d, err
+	}
+	e.dmu.Lock()
+	if e.dsec != sec || e.decisions == nil || len(e.decisions) >= maxCachedDecisions {
+		e.decisions, e.dsec = make(map[decisionKey]Decision), sec
+	}
+	e.decisions[key] = d
+	e.dmu.Unlock()
+	return d, nil
 }
 
 // DecideWith decides req on facts already gathered from st (which must be

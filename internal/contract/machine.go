@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -148,6 +149,10 @@ func (m *Machine) Member(r StateReader, id string) (*Member, bool, error) {
 
 // Engine returns the engine that evaluates the machine's policies.
 func (m *Machine) Engine() *policy.Engine { return m.engine }
+
+// PolicyVersionKey is the state key holding the height at which any
+// policy rule last changed (absent until the first change).
+var PolicyVersionKey = []byte("policy/v")
 
 // PolicyKey is the state key of a policy's current rule.
 func PolicyKey(name string) []byte { return []byte("policy/r/" + name) }
@@ -418,6 +423,9 @@ func (p policyContract) Exec(c *Context, method string, payload []byte) error {
 	if err := c.Allow("policy.set", map[string]any{"name": req.Name, "rule": req.Rule}, nil); err != nil {
 		return err
 	}
+	// The height of the last change of any rule: readers may keep what
+	// they derived from the rules while it stays the same.
+	c.Set("v", []byte(strconv.FormatUint(c.Height, 10)))
 	if method == "reset" {
 		c.Delete("r/" + req.Name)
 		c.Emit("policy.reset", "name", req.Name)

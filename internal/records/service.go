@@ -1,6 +1,7 @@
 package records
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -126,6 +127,34 @@ func (s *Service) Head(typ, id string) (*records.Head, error) {
 		return nil, err
 	}
 	return &h, nil
+}
+
+// HeadPatient returns the patient pseudonym of a resource's head, and
+// whether the resource was ever written, without decoding the whole head:
+// the search filter asks it of every match.
+func (s *Service) HeadPatient(typ, id string) (string, bool, error) {
+	raw, ok, err := s.cfg.Ledger.Get([]byte("records/" + records.HeadKey(typ, id)))
+	if err != nil || !ok {
+		return "", false, err
+	}
+	// Heads are written by the records contract (json.Marshal of Head):
+	// the patient, when there is one, is the only "patient" member, and a
+	// pseudonym holds no quote or escape.
+	const field = `"patient":"`
+	i := bytes.Index(raw, []byte(field))
+	if i < 0 {
+		return "", true, nil
+	}
+	rest := raw[i+len(field):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		h, err := s.Head(typ, id) // not what the contract writes: decode it
+		if err != nil || h == nil {
+			return "", h != nil, err
+		}
+		return h.Patient, true, nil
+	}
+	return string(rest[:j]), true, nil
 }
 
 // Anchor returns the ledger anchor of one version.

@@ -485,3 +485,38 @@ func TestTypeHistory(t *testing.T) {
 		})
 	}
 }
+
+func TestHeadPatient(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		want string
+	}{
+		{`{"version":1,"hash":"ab","patient":"pt_0123456789abcdef"}`, "pt_0123456789abcdef"},
+		{`{"version":2,"hash":"ab"}`, ""},
+		{`{"version":3,"deleted":true,"patient":"pt_0123456789abcdef"}`, "pt_0123456789abcdef"},
+	} {
+		svc := NewService(Config{Ledger: fixedLedger{"records/h/Observation/o1": tc.raw}})
+		p, ok, err := svc.HeadPatient("Observation", "o1")
+		if err != nil || !ok || p != tc.want {
+			t.Errorf("HeadPatient(%s) = %q, %v, %v; want %q", tc.raw, p, ok, err, tc.want)
+		}
+		if h, _ := svc.Head("Observation", "o1"); h.Patient != p {
+			t.Errorf("HeadPatient %q differs from Head's %q", p, h.Patient)
+		}
+	}
+	svc := NewService(Config{Ledger: fixedLedger{}})
+	if _, ok, err := svc.HeadPatient("Observation", "none"); ok || err != nil {
+		t.Errorf("HeadPatient of nothing: %v %v", ok, err)
+	}
+}
+
+// fixedLedger answers Get from a map.
+type fixedLedger map[string]string
+
+func (l fixedLedger) Get(k []byte) ([]byte, bool, error) {
+	v, ok := l[string(k)]
+	return []byte(v), ok, nil
+}
+func (l fixedLedger) Submit(context.Context, []byte) (ledger.Receipt, error) {
+	return ledger.Receipt{}, errors.New("read-only")
+}

@@ -297,7 +297,7 @@ func explain(i int, e *Event, rel Relation, u *userState, x *[NumFeatures]float6
 	case FPatientsTodayZ:
 		return fmt.Sprintf("%d different patients opened today, far more than usual for a %s", len(u.today), role)
 	case FUnexplained2h:
-		return fmt.Sprintf("%d patients opened in the last two hours without a care relationship that explains it", distinctPatients(u.unexpl))
+		return fmt.Sprintf("%d patients opened in the last two hours without a care relationship that explains it", len(u.unexplN))
 	case FTypeSurprisal:
 		return fmt.Sprintf("a %s rarely does this (%s %s)", role, e.Op, e.DataType)
 	}

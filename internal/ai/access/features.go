@@ -216,6 +216,7 @@ type userState struct {
 	today   map[string]struct{} // patients today
 	daily   *robust             // distinct patients per day, past days
 	unexpl  []unexplained       // unexplained accesses, last 2 hours
+	unexplN map[string]int      // how many of unexpl each patient has
 	lastT   int64
 }
 
@@ -524,15 +525,22 @@ func (s *state) observe(e *Event, x *[NumFeatures]float64) (Relation, *userState
 	x[FPatientsTodayZ] = pz
 	// Distinct patients opened without an explaining relationship in the
 	// last two hours: browsing comes in bursts.
+	if u.unexplN == nil {
+		u.unexplN = map[string]int{}
+	}
 	k := 0
 	for k < len(u.unexpl) && u.unexpl[k].t < t-7200 {
+		if u.unexplN[u.unexpl[k].patient]--; u.unexplN[u.unexpl[k].patient] == 0 {
+			delete(u.unexplN, u.unexpl[k].patient)
+		}
 		k++
 	}
 	u.unexpl = u.unexpl[k:]
 	if e.Patient != "" && (x[FRelSurprisal] >= p.Unexplained || rel == RelNone) {
 		u.unexpl = append(u.unexpl, unexplained{t, e.Patient})
+		u.unexplN[e.Patient]++
 	}
-	if n := distinctPatients(u.unexpl); n > 1 {
+	if n := len(u.unexplN); n > 1 {
 		x[FUnexplained2h] = math.Log(float64(n))
 	}
 
@@ -590,22 +598,6 @@ func (s *state) observe(e *Event, x *[NumFeatures]float64) (Relation, *userState
 	return rel, u
 }
 
-func distinctPatients(xs []unexplained) int {
-	n := 0
-	for i, x := range xs {
-		dup := false
-		for _, y := range xs[:i] {
-			if y.patient == x.patient {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			n++
-		}
-	}
-	return n
-}
 
 // hourProfile returns the user's usual working span as "HH:00–HH:00" (the
 // shortest span holding 90% of their accesses), or "" without history.

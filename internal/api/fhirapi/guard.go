@@ -263,11 +263,8 @@ func notFound() *apiError {
 // headPatient returns the patient pseudonym of a resource from its ledger
 // head, and whether the resource was ever written.
 func (s *Server) headPatient(typ, id string) (string, bool) {
-	h, err := s.deps.Service.Head(typ, id)
-	if err != nil || h == nil {
-		return "", false
-	}
-	return h.Patient, true
+	p, ok, err := s.deps.Service.HeadPatient(typ, id)
+	return p, err == nil && ok
 }
 
 // gate decides and audits an access to one resource (ref "Type/id") of
