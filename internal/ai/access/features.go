@@ -598,7 +598,6 @@ func (s *state) observe(e *Event, x *[NumFeatures]float64) (Relation, *userState
 	return rel, u
 }
 
-
 // hourProfile returns the user's usual working span as "HH:00–HH:00" (the
 // shortest span holding 90% of their accesses), or "" without history.
 func (u *userState) usualHours() string {
