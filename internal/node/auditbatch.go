@@ -31,7 +31,7 @@ type auditReq struct {
 
 // auditWorkers is how many batches may be in flight at once: enough to
 // keep a block building while the previous one commits.
-const auditWorkers = 4
+const auditWorkers = 8
 
 var errAuditStopped = errors.New("the audit trail is closed (the node is shutting down)")
 

@@ -68,7 +68,7 @@ func (s *Server) event(c *caller, interaction, typ string, refs, patients []stri
 	}
 	e := &audit.Event{
 		ResourceType:   "AuditEvent",
-		Type:           audit.Coding{System: "http://terminology.hl7.org/CodeSystem/audit-event-type", Code: "rest", Display: "RESTful Operation"},
+		Type:           audit.Coding{System: "http://terminology.hl7.org/CodeSystem/audit-event-type", Code: "rest"},
 		Subtype:        []audit.Coding{{System: audit.SystemInteraction, Code: subtypes[interaction]}},
 		Action:         actionOf(interaction),
 		Recorded:       s.now().UTC().Format(time.RFC3339Nano),
@@ -78,14 +78,14 @@ func (s *Server) event(c *caller, interaction, typ string, refs, patients []stri
 		Source: audit.Source{
 			Site:     a.Org,
 			Observer: audit.Reference{Identifier: &audit.Identifier{System: audit.SystemMember, Value: a.Node}},
-			Type:     []audit.Coding{{System: "http://terminology.hl7.org/CodeSystem/security-source-type", Code: "4", Display: "Application Server"}},
+			Type:     []audit.Coding{{System: "http://terminology.hl7.org/CodeSystem/security-source-type", Code: "4"}},
 		},
 	}
 	if subtypes[interaction] == "operation" {
 		e.Subtype = append(e.Subtype, audit.Coding{System: "urn:medledger:operation", Code: interaction})
 	}
 	user := audit.Agent{
-		Type:      &audit.CodeableConcept{Coding: []audit.Coding{{System: "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", Code: "IRCP", Display: "information recipient"}}},
+		Type:      &audit.CodeableConcept{Coding: []audit.Coding{{System: "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", Code: "IRCP"}}},
 		Who:       audit.Reference{Identifier: &audit.Identifier{System: audit.SystemMember, Value: c.p.Member}},
 		Requestor: true,
 	}
@@ -109,8 +109,7 @@ func (s *Server) event(c *caller, interaction, typ string, refs, patients []stri
 		seen[p] = true
 		e.Entity = append(e.Entity, audit.Entity{
 			What: audit.Reference{Identifier: &audit.Identifier{System: audit.SystemPseudonym, Value: p}},
-			Type: &audit.Coding{System: "http://terminology.hl7.org/CodeSystem/audit-entity-type", Code: "1", Display: "Person"},
-			Role: &audit.Coding{System: audit.SystemObjectRole, Code: "1", Display: "Patient"},
+			Role: &audit.Coding{System: audit.SystemObjectRole, Code: "1"},
 		})
 	}
 	var detail []audit.Detail
@@ -141,8 +140,7 @@ func (s *Server) event(c *caller, interaction, typ string, refs, patients []stri
 		}
 		en := audit.Entity{
 			What: audit.Reference{Reference: ref},
-			Type: &audit.Coding{System: "http://terminology.hl7.org/CodeSystem/audit-entity-type", Code: "2", Display: "System Object"},
-			Role: &audit.Coding{System: audit.SystemObjectRole, Code: "4", Display: "Domain Resource"},
+			Role: &audit.Coding{System: audit.SystemObjectRole, Code: "4"},
 		}
 		if i == 0 {
 			en.Detail = detail

@@ -149,6 +149,9 @@ const (
 )
 
 var (
+	// The shapes below are checked by hand-written matchers (matchers.go),
+	// several times faster than these regular expressions, which document
+	// them and which a test compares the matchers against.
 	pseudonymRE = regexp.MustCompile(`^pt_[a-z0-9]{16,64}$`)
 	refRE       = regexp.MustCompile(`^[A-Z][A-Za-z]{1,63}(/[A-Za-z0-9\-.]{1,64}(/_history/[0-9]{1,19})?)?$`)
 	codeRE      = regexp.MustCompile(`^[A-Za-z0-9_.\-$]{1,64}$`)
@@ -347,7 +350,7 @@ func Check(e *Event) string {
 		if msg := checkRef(a.Who, "agent.who"); msg != "" {
 			return msg
 		}
-		if a.Network != nil && (!addrRE.MatchString(a.Network.Address) || a.Network.Type != "2") {
+		if a.Network != nil && (!isAddr(a.Network.Address) || a.Network.Type != "2") {
 			return "agent.network must be an IP address (type 2)"
 		}
 		if a.Type != nil {
@@ -371,7 +374,7 @@ func Check(e *Event) string {
 	if msg := checkRef(e.Source.Observer, "source.observer"); msg != "" {
 		return msg
 	}
-	if e.Source.Site != "" && !codeRE.MatchString(e.Source.Site) {
+	if e.Source.Site != "" && !isCode(e.Source.Site) {
 		return "source.site must be a code"
 	}
 	for _, cd := range e.Source.Type {
@@ -394,7 +397,7 @@ func Check(e *Event) string {
 			}
 		}
 		for _, d := range en.Detail {
-			if !detailRE.MatchString(d.Type) || len(d.ValueString) > 256 || !codeRE.MatchString(d.ValueString) {
+			if !isDetail(d.Type) || len(d.ValueString) > 256 || !isCode(d.ValueString) {
 				return "entity.detail must be a code-valued pair"
 			}
 		}
@@ -403,7 +406,7 @@ func Check(e *Event) string {
 }
 
 func checkCoding(c Coding, where string) string {
-	if !codeRE.MatchString(c.Code) || (c.System != "" && !systemRE.MatchString(c.System)) || len(c.Display) > 64 || !displayOK(c.Display) {
+	if !isCode(c.Code) || (c.System != "" && !isSystem(c.System)) || len(c.Display) > 64 || !displayOK(c.Display) {
 		return where + " must be a coding (system, code, short display)"
 	}
 	return ""
@@ -423,7 +426,7 @@ func checkRef(r Reference, where string) string {
 	if r.Reference == "" && r.Identifier == nil {
 		return where + " needs a reference or an identifier"
 	}
-	if r.Reference != "" && !refRE.MatchString(r.Reference) {
+	if r.Reference != "" && !isRef(r.Reference) {
 		return where + ".reference must be Type/id"
 	}
 	if id := r.Identifier; id != nil {
@@ -433,11 +436,11 @@ func checkRef(r Reference, where string) string {
 				return where + ".identifier must be a member id"
 			}
 		case SystemOrg:
-			if !codeRE.MatchString(id.Value) {
+			if !isCode(id.Value) {
 				return where + ".identifier must be an organisation id"
 			}
 		case SystemPseudonym:
-			if !pseudonymRE.MatchString(id.Value) {
+			if !isPseudonym(id.Value) {
 				return where + ".identifier must be a pseudonym pt_..."
 			}
 		default:
