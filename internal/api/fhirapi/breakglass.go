@@ -45,26 +45,13 @@ func (s *Server) breakGlass(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, outcome(http.StatusForbidden, "forbidden", "", "only practitioners, with a user-level token, may declare an emergency"))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		s.fail(w, r, outcome(http.StatusRequestEntityTooLarge, "too-costly", "", "the request body is too large"))
-		return
-	}
-	var params struct {
-		ResourceType string `json:"resourceType"`
-		Parameter    []struct {
-			Name         string `json:"name"`
-			ValueString  string `json:"valueString"`
-			ValueInteger *int64 `json:"valueInteger"`
-		} `json:"parameter"`
-	}
-	if err := json.Unmarshal(body, &params); err != nil || params.ResourceType != "Parameters" {
-		s.fail(w, r, outcome(http.StatusBadRequest, "structure", "", "send a Parameters resource with reason (valueString) and optionally minutes (valueInteger)"))
+	params, e := readParameters(w, r, "send a Parameters resource with reason (valueString) and optionally minutes (valueInteger)")
+	if e != nil {
+		s.fail(w, r, e)
 		return
 	}
 	reason, minutes := "", int64(defaultBreakGlassMinutes)
-	for _, p := range params.Parameter {
+	for _, p := range params {
 		switch p.Name {
 		case "reason":
 			reason = strings.TrimSpace(p.ValueString)
@@ -119,3 +106,30 @@ func (s *Server) breakGlass(w http.ResponseWriter, r *http.Request) {
 }
 
 func isGone(err error) bool { return errors.Is(err, rec.ErrGone) }
+
+// parameter is one parameter of a Parameters resource, with the value
+// types the operations here read.
+type parameter struct {
+	Name         string `json:"name"`
+	ValueString  string `json:"valueString"`
+	ValueCode    string `json:"valueCode"`
+	ValueInteger *int64 `json:"valueInteger"`
+}
+
+// readParameters reads an operation's body, a Parameters resource of at
+// most 64 KiB; want says what to send when it is not one.
+func readParameters(w http.ResponseWriter, r *http.Request, want string) ([]parameter, *apiError) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, outcome(http.StatusRequestEntityTooLarge, "too-costly", "", "the request body is too large")
+	}
+	var params struct {
+		ResourceType string      `json:"resourceType"`
+		Parameter    []parameter `json:"parameter"`
+	}
+	if err := json.Unmarshal(body, &params); err != nil || params.ResourceType != "Parameters" {
+		return nil, outcome(http.StatusBadRequest, "structure", "", "%s", want)
+	}
+	return params.Parameter, nil
+}

@@ -1,8 +1,7 @@
 package fhirapi
 
 import (
-	"encoding/json"
-	"io"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -35,25 +34,13 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, outcome(http.StatusForbidden, "forbidden", "", "only administrators may erase a patient's data"))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		s.fail(w, r, outcome(http.StatusRequestEntityTooLarge, "too-costly", "", "the request body is too large"))
-		return
-	}
-	var params struct {
-		ResourceType string `json:"resourceType"`
-		Parameter    []struct {
-			Name      string `json:"name"`
-			ValueCode string `json:"valueCode"`
-		} `json:"parameter"`
-	}
-	if err := json.Unmarshal(body, &params); err != nil || params.ResourceType != "Parameters" {
-		s.fail(w, r, outcome(http.StatusBadRequest, "structure", "", "send a Parameters resource with reason (valueCode: %v)", consent.EraseReasons))
+	params, e := readParameters(w, r, fmt.Sprintf("send a Parameters resource with reason (valueCode: %v)", consent.EraseReasons))
+	if e != nil {
+		s.fail(w, r, e)
 		return
 	}
 	reason := ""
-	for _, p := range params.Parameter {
+	for _, p := range params {
 		if p.Name == "reason" {
 			reason = p.ValueCode
 		}
