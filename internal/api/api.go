@@ -107,6 +107,8 @@ func (s *Server) routes() {
 	s.handle("GET /v1/proof/consistency", s.getConsistency)
 	s.handle("GET /v1/status", s.getStatus)
 	s.handle("GET /v1/members/{id...}", s.getMember)
+	s.handle("GET /v1/models", s.listModels)
+	s.handle("GET /v1/models/{sha256}", s.getModel)
 	s.handle("GET /v1/orgs/{id}", s.getOrg)
 	s.handle("GET /v1/notary/{hash}", s.getNotary)
 	s.handle("GET /v1/policies", s.getPolicies)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/medledger/medledger/internal/api/apitype"
 	"github.com/medledger/medledger/internal/contract"
+	"github.com/medledger/medledger/internal/contracts/models"
 	"github.com/medledger/medledger/internal/contracts/notary"
 	"github.com/medledger/medledger/internal/ledger"
 	"github.com/medledger/medledger/internal/ledger/store"
@@ -386,6 +387,35 @@ func (s *Server) getMember(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("member id is not valid")
 	}
 	return s.stateAnswer(w, r, contract.MemberKey(id), "such member")
+}
+
+// getModel answers a registered model version (models contract) by the
+// SHA-256 of its file, as of ?height.
+func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
+	sha := r.PathValue("sha256")
+	if h, err := ledger.ParseHash(sha); err != nil || h.String() != sha {
+		return badRequest("a model is named by the SHA-256 of its file: 64 lower-case hex digits")
+	}
+	return s.stateAnswer(w, r, []byte("models/"+models.Key(sha)), "model registered with this SHA-256")
+}
+
+// listModels answers every registered model version as of ?height.
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
+	h, err := s.asOf(r)
+	if err != nil {
+		return err
+	}
+	out := []json.RawMessage{}
+	err = s.deps.Store.Scan([]byte("models/v/"), h, func(_, v []byte) bool {
+		out = append(out, json.RawMessage(bytes.Clone(v)))
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("X-Ledger-Height", strconv.FormatUint(h, 10))
+	writeJSON(w, http.StatusOK, map[string]any{"height": h, "models": out})
+	return nil
 }
 
 func (s *Server) getOrg(w http.ResponseWriter, r *http.Request) error {

@@ -407,11 +407,20 @@ func scanModels(ctx context.Context, node string, from uint64) ([]listedModel, e
 	return out, nil
 }
 
-// registryLookup checks model files against a node's ledger.
+// registryLookup checks model files against a node's ledger: by
+// GET /v1/models/{sha256}, or, from a node without that endpoint, by
+// walking its blocks.
 func registryLookup(ctx context.Context, node string) model.Lookup {
 	var cache []listedModel
 	var loaded bool
 	return func(sum string) (model.Registration, bool, error) {
+		var rec models.Record
+		switch err := getJSON(ctx, strings.TrimRight(node, "/")+"/v1/models/"+sum, &rec); {
+		case err == nil:
+			return model.Registration{Name: rec.Name, Version: rec.Version, SHA256: rec.SHA256, Revoked: rec.Status == models.StatusRevoked}, true, nil
+		case strings.Contains(err.Error(), "404") && strings.Contains(err.Error(), "not_found"):
+			return model.Registration{}, false, nil
+		}
 		if !loaded {
 			var err error
 			if cache, err = scanModels(ctx, node, 1); err != nil {

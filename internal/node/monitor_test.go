@@ -112,4 +112,14 @@ func TestMonitorRaisesAlerts(t *testing.T) {
 	if st, _ := fhirReq(t, n.Handler(), "GET", "/v1/alerts/"+a.ID, audTok, ""); st != 200 {
 		t.Errorf("GET /v1/alerts/{id}: %d", st)
 	}
+	// The model behind the alert is registered on the ledger.
+	if st, b := fhirReq(t, n.Handler(), "GET", "/v1/models/"+a.Model.SHA256, "", ""); st != 200 || !strings.Contains(string(b), `"name":"`+a.Model.Name+`"`) {
+		t.Errorf("GET /v1/models/{sha256}: %d %s", st, b)
+	}
+	if st, b := fhirReq(t, n.Handler(), "GET", "/v1/models", "", ""); st != 200 || !strings.Contains(string(b), "ledger-activity") {
+		t.Errorf("GET /v1/models: %d %.200s", st, b)
+	}
+	if st, _ := fhirReq(t, n.Handler(), "GET", "/v1/models/"+strings.Repeat("0", 64), "", ""); st != 404 {
+		t.Errorf("GET /v1/models of an unregistered file: %d", st)
+	}
 }

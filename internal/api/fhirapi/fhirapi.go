@@ -604,6 +604,9 @@ func (s *Server) typeHistory(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, s.classify(err))
 		return
 	}
+	if count == 0 && g.c == nil {
+		ms = nil // _count=0 asks for the total only (FHIR search paging)
+	}
 	if g.c != nil {
 		// Only versions the caller may see count, in the total as well;
 		// the newest maxFilteredHistory versions are considered.

@@ -379,6 +379,9 @@ func TestConditionalCreateHeaderAndTypeHistory(t *testing.T) {
 	if resp.StatusCode != 200 || h["type"] != "history" || h["total"] != float64(2) || len(h["entry"].([]any)) != 1 {
 		t.Fatalf("type history: %d total %v entries %d", resp.StatusCode, h["total"], len(h["entry"].([]any)))
 	}
+	if resp, h := s.do("GET", "/Patient/_history?_count=0", ""); resp.StatusCode != 200 || h["total"] != float64(2) || len(h["entry"].([]any)) != 0 {
+		t.Errorf("type history _count=0: %d total %v; want the total only", resp.StatusCode, h["total"])
+	}
 	if resp, _ := s.do("GET", "/Patient/_history?_since=yesterday", ""); resp.StatusCode != 400 {
 		t.Errorf("bad _since: %d; want 400", resp.StatusCode)
 	}
