@@ -70,6 +70,10 @@ type Request struct {
 	Patient     string    // the pseudonym of the record's patient; "" if none
 	Purpose     string    // v3 ActReason; "" means TREAT
 	Time        time.Time // the decision time
+	// Custodian is the organisation whose node holds the record (and
+	// decides): its own backend services and staff directory rules
+	// apply only to its members.
+	Custodian string
 }
 
 // Decision is the outcome, with its explanation.
@@ -247,7 +251,7 @@ func (e *Engine) Decide(st State, req Request) (Decision, error) {
 	a := req.Actor
 	key := decisionKey{
 		actor:       a.ID + "\x00" + a.Org + "\x00" + strings.Join(a.Roles, ",") + "\x00" + a.Context + "\x00" + a.Patient + "\x00" + a.FHIRUser,
-		interaction: req.Interaction, typ: req.Type, purpose: req.Purpose, patient: req.Patient, facts: fv, rules: rv,
+		interaction: req.Interaction, typ: req.Type + "\x00" + req.Custodian, purpose: req.Purpose, patient: req.Patient, facts: fv, rules: rv,
 	}
 	sec := req.Time.Unix()
 	e.dmu.Lock()
@@ -417,7 +421,7 @@ func inputs(f *Facts, req Request) (map[string]any, evidence) {
 			"id": req.Actor.ID, "org": req.Actor.Org, "roles": roles, "context": req.Actor.Context,
 			"patient": req.Actor.Patient, "fhir_user": req.Actor.FHIRUser,
 		},
-		"request":     map[string]any{"interaction": req.Interaction, "type": req.Type, "purpose": req.Purpose},
+		"request":     map[string]any{"interaction": req.Interaction, "type": req.Type, "purpose": req.Purpose, "custodian": req.Custodian},
 		"patient":     map[string]any{"id": req.Patient, "in_compartment": in, "treatment_allowed": treatment, "erased": f.Erased},
 		"consent":     map[string]any{"permitted": permitted, "denied": denied, "permit_id": ev.permitID, "deny_id": ev.denyID},
 		"care":        map[string]any{"active": care, "source": ev.careSource},

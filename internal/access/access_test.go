@@ -212,7 +212,7 @@ func (c mcase) request() access.Request {
 		patient = "" // a directory record, in no patient's compartment
 	}
 	a, purpose := c.role.actor(c.patient())
-	return access.Request{Actor: a, Interaction: c.interaction, Type: c.typ, Patient: patient, Purpose: purpose, Time: decideAt}
+	return access.Request{Actor: a, Interaction: c.interaction, Type: c.typ, Patient: patient, Purpose: purpose, Time: decideAt, Custodian: "st-mary"}
 }
 
 // oracle decides a matrix case from the access rules' documentation,
@@ -391,7 +391,7 @@ func TestDecideErased(t *testing.T) {
 	for r := range numRoles {
 		for _, in := range interactions {
 			a, purpose := r.actor(p)
-			d, err := eng.Decide(f.State, access.Request{Actor: a, Interaction: in, Type: "Observation", Patient: p, Purpose: purpose, Time: decideAt})
+			d, err := eng.Decide(f.State, access.Request{Actor: a, Interaction: in, Type: "Observation", Patient: p, Purpose: purpose, Time: decideAt, Custodian: "st-mary"})
 			if err != nil || d.Allow || d.Rule != "consent.deny.erased" {
 				t.Errorf("%s %s of an erased patient = %+v, %v; want denied by consent.deny.erased", roleNames[r], in, d, err)
 			}
@@ -423,7 +423,7 @@ func TestRevokeAndPastHeight(t *testing.T) {
 	}
 	f.Run([]ct.Step{{Call: set(cs), Want: ledger.CodeOK}})
 	a, _ := practitioner.actor(p)
-	req := access.Request{Actor: a, Interaction: access.Read, Type: "Observation", Patient: p, Time: decideAt}
+	req := access.Request{Actor: a, Interaction: access.Read, Type: "Observation", Patient: p, Time: decideAt, Custodian: "st-mary"}
 
 	before, err := eng.Decide(f.State, req)
 	if err != nil || !before.Allow || before.Rule != "consent.permit.consent" || before.Consent != "Consent/"+cs.ID {
@@ -484,7 +484,7 @@ func TestOperatorRules(t *testing.T) {
 	decide := func(r role, typ string) access.Decision {
 		t.Helper()
 		a, purpose := r.actor(p)
-		d, err := eng.Decide(f.State, access.Request{Actor: a, Interaction: access.Read, Type: typ, Patient: p, Purpose: purpose, Time: decideAt})
+		d, err := eng.Decide(f.State, access.Request{Actor: a, Interaction: access.Read, Type: typ, Patient: p, Purpose: purpose, Time: decideAt, Custodian: "st-mary"})
 		if err != nil {
 			t.Fatalf("Decide(%s, %s): %v", roleNames[r], typ, err)
 		}
@@ -523,7 +523,7 @@ func TestOperatorRules(t *testing.T) {
 	// A rule that yields no bool at run time fails closed.
 	f.Run(policySet("set", "consent.permit.self", `actor.id`))
 	a, _ := patientSelf.actor(p)
-	if d, err := eng.Decide(f.State, access.Request{Actor: a, Interaction: access.Read, Type: "Observation", Patient: p, Time: decideAt}); err == nil || d.Allow {
+	if d, err := eng.Decide(f.State, access.Request{Actor: a, Interaction: access.Read, Type: "Observation", Patient: p, Time: decideAt, Custodian: "st-mary"}); err == nil || d.Allow {
 		t.Errorf("Decide with a non-bool rule = %+v, %v; want an error", d, err)
 	}
 }
@@ -589,7 +589,7 @@ func TestDecideConcurrent(t *testing.T) {
 	cs.Version, cs.Status = 2, "inactive"
 	f.Run([]ct.Step{{Call: ct.Call{Signer: system, Contract: "consent", Method: consent.MethodSet, Payload: cs}, Want: ledger.CodeOK}})
 	a, _ := practitioner.actor(p)
-	req := access.Request{Actor: a, Interaction: access.Read, Type: "Observation", Patient: p, Time: decideAt}
+	req := access.Request{Actor: a, Interaction: access.Read, Type: "Observation", Patient: p, Time: decideAt, Custodian: "st-mary"}
 
 	var wg sync.WaitGroup
 	for g := range 8 {

@@ -136,6 +136,7 @@ func TestDecisionProperty(t *testing.T) {
 			Patient:     rapid.SampledFrom([]string{propPatient, propPatient2, ""}).Draw(t, "patient"),
 			Purpose:     rapid.SampledFrom(append([]string{""}, propPurposes...)).Draw(t, "purpose"),
 			Time:        propNow.Add(time.Duration(rapid.IntRange(-3, 3).Draw(t, "skew")) * time.Second),
+			Custodian:   rapid.SampledFrom([]string{"st-mary", "acme"}).Draw(t, "custodian"),
 		}
 		facts := genFacts(t, req.Patient)
 

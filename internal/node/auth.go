@@ -376,6 +376,23 @@ func (n *Node) oauthServer(is *auth.Issuer, demo []auth.DemoUser) (*auth.Server,
 			}
 			return nil
 		},
+		// Backend services (system scopes) are this organisation's own:
+		// another organisation's members get user or patient scopes at
+		// most, and the access rules decide what those reach.
+		Allowed: func(m auth.Member) auth.Scopes {
+			sc := auth.DefaultAllowed(m)
+			if m.Org == n.fhir.org {
+				return sc
+			}
+			kept := sc.Resources[:0:0]
+			for _, r := range sc.Resources {
+				if r.Context != auth.ContextSystem {
+					kept = append(kept, r)
+				}
+			}
+			sc.Resources = kept
+			return sc
+		},
 		DemoUsers: demo,
 		Logger:    n.log,
 	})

@@ -206,15 +206,44 @@ func PatientOf(r *fhir.Resource) string {
 	}
 	for _, f := range []string{"subject", "patient"} {
 		ref, _ := r.Tree[f].(map[string]any)
-		if ref == nil {
-			continue
-		}
-		s, _ := ref["reference"].(string)
-		if id, ok := strings.CutPrefix(s, "Patient/"); ok && !strings.Contains(id, "/") {
+		if id := patientRef(ref); id != "" {
 			return id
 		}
 	}
+	if r.Type == "Provenance" {
+		// A Provenance about a patient's record belongs to the patient
+		// its first Patient target names.
+		targets, _ := r.Tree["target"].([]any)
+		for _, t := range targets {
+			ref, _ := t.(map[string]any)
+			if id := patientRef(ref); id != "" {
+				return id
+			}
+		}
+	}
 	return ""
+}
+
+// patientRef returns the Patient id a Reference names, in any of the
+// forms a search would also take as that patient: Patient/id, with a
+// /_history/v suffix, or an absolute URL ending so. "" otherwise.
+func patientRef(ref map[string]any) string {
+	s, _ := ref["reference"].(string)
+	if s == "" {
+		return ""
+	}
+	if i := strings.Index(s, "/_history/"); i >= 0 {
+		s = s[:i]
+	}
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || parts[len(parts)-2] != "Patient" {
+		return ""
+	}
+	id := parts[len(parts)-1]
+	if id == "" || strings.ContainsAny(id, "?#") {
+		return ""
+	}
+	return id
 }
 
 // prepare stamps meta, validates, and computes the canonical form.

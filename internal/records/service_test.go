@@ -258,8 +258,13 @@ func TestSubjects(t *testing.T) {
 		{"patient itself", patient("x", "A"), "x"},
 		{"subject", observation("o", "x", 1), "x"},
 		{"patient element", mustParse(`{"resourceType":"AllergyIntolerance","patient":{"reference":"Patient/y"}}`), "y"},
-		{"versioned reference", mustParse(`{"resourceType":"Observation","subject":{"reference":"Patient/y/_history/2"}}`), ""},
-		{"absolute reference", mustParse(`{"resourceType":"Observation","subject":{"reference":"http://x/Patient/y"}}`), ""},
+		// Forms a search also takes as the patient: the record is theirs
+		// (encrypted under their key, decided by their consents).
+		{"versioned reference", mustParse(`{"resourceType":"Observation","subject":{"reference":"Patient/y/_history/2"}}`), "y"},
+		{"absolute reference", mustParse(`{"resourceType":"Observation","subject":{"reference":"http://x/Patient/y"}}`), "y"},
+		{"absolute versioned reference", mustParse(`{"resourceType":"Observation","subject":{"reference":"https://x/fhir/Patient/y/_history/3"}}`), "y"},
+		{"provenance target", mustParse(`{"resourceType":"Provenance","target":[{"reference":"Observation/o"},{"reference":"Patient/y"}]}`), "y"},
+		{"query, not a reference", mustParse(`{"resourceType":"Observation","subject":{"reference":"Patient?identifier=x"}}`), ""},
 		{"group", mustParse(`{"resourceType":"Observation","subject":{"reference":"Group/y"}}`), ""},
 		{"reference not a string", mustParse(`{"resourceType":"Observation","subject":{"reference":7}}`), ""},
 		{"subject not an object", mustParse(`{"resourceType":"Observation","subject":"Patient/y"}`), ""},

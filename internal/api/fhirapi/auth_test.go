@@ -192,6 +192,25 @@ func TestAuthorizationEndToEnd(t *testing.T) {
 		t.Errorf("dr-b without relationship: %d", a.status)
 	}
 
+	// A practitioner cannot make themselves a care relationship with a
+	// patient they have no access to, nor write a patient's Consent
+	// even with one (security review findings).
+	tokZ := s.token(drB, "user/*.cruds")
+	enc := `{"resourceType":"Encounter","status":"in-progress","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},"subject":{"reference":"Patient/` + p2 + `"},"participant":[{"individual":{"reference":"Practitioner/` + pr + `"}}]}`
+	if a := s.req("POST", "/fhir/Encounter", tokZ, enc); a.status == 201 {
+		t.Errorf("a practitioner without access created an Encounter granting care: %d", a.status)
+	}
+	if a := s.req("POST", "/fhir/Consent", tokA, `{"resourceType":"Consent","status":"active","scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},`+
+		`"category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],"patient":{"reference":"Patient/`+p1+`"},"provision":{"type":"permit"}}`); a.status == 201 {
+		t.Errorf("a practitioner with care access wrote the patient's Consent: %d", a.status)
+	}
+	// Another organisation's backend service reaches nothing here.
+	other := access.Request{Actor: access.Actor{ID: "acme/svc", Org: "acme", Roles: []string{"system"}, Context: "system"},
+		Interaction: access.Read, Type: "Observation", Patient: s.pseudonym(p1), Time: time.Now(), Custodian: s.org}
+	if d, err := s.n.DecideAt(s.n.Height(), other); err != nil || d.Allow {
+		t.Errorf("another organisation's system service: %+v %v; want denied", d, err)
+	}
+
 	// Insufficient scope is 403, not 404.
 	onlyPatients := s.token(drA, "user/Patient.rs")
 	if a := s.req("GET", "/fhir/Observation/"+o1, onlyPatients, ""); a.status != 403 || !strings.Contains(a.hdr.Get("WWW-Authenticate"), "insufficient_scope") {
@@ -243,7 +262,7 @@ func TestAuthorizationEndToEnd(t *testing.T) {
 
 	// Decisions are reproducible as of a past block.
 	req := access.Request{Actor: access.Actor{ID: drA, Org: s.org, Roles: []string{"practitioner"}, Context: "user", FHIRUser: "Practitioner/" + pr},
-		Interaction: access.Read, Type: "Observation", Patient: s.pseudonym(p1)}
+		Interaction: access.Read, Type: "Observation", Patient: s.pseudonym(p1), Custodian: s.org}
 	for _, tc := range []struct {
 		h    uint64
 		want bool

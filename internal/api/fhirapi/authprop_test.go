@@ -98,7 +98,7 @@ func TestNoResourceWithoutPermit(t *testing.T) {
 		}
 		d, err := s.n.DecideAt(s.n.Height(), access.Request{
 			Actor:       access.Actor{ID: c.member, Org: s.org, Roles: c.roles, Context: ctx, Patient: actorPt, FHIRUser: c.fhirUser},
-			Interaction: interaction, Type: typ, Patient: pt, Purpose: purpose, Time: time.Now(),
+			Interaction: interaction, Type: typ, Patient: pt, Purpose: purpose, Time: time.Now(), Custodian: s.org,
 		})
 		if err != nil {
 			t.Fatal(err)

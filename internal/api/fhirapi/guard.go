@@ -222,6 +222,7 @@ func (d *decider) decide(patient string) access.Decision {
 		var err error
 		dec, err = d.s.deps.Auth.Access.Decide(d.st, access.Request{
 			Actor: actor, Interaction: d.g.in, Type: d.g.typ, Patient: patient, Purpose: purposeOf(d.g.c), Time: d.now,
+			Custodian: d.s.deps.Auth.Org,
 		})
 		if err != nil {
 			d.err = err
@@ -358,7 +359,9 @@ func (s *Server) authorizeWrites(r *http.Request, ops []rec.Op) (*writeCheck, *a
 				if s.record(r, c, in, typ, []string{ref}, []string{pt}, d, audit.OutcomeMinorFailure) != nil {
 					return nil, auditFailed()
 				}
-				if existed {
+				if existed || op.Kind != records.OpCreate {
+					// A change to a record the caller may not see is
+					// answered as if it did not exist, whether it does.
 					return nil, notFound()
 				}
 				return nil, outcome(http.StatusForbidden, "forbidden", "", "you may not %s %s here: %s", in, typ, d.Reason)

@@ -10,7 +10,8 @@ import "github.com/medledger/medledger/internal/policy"
 //	              fhir_user ("Practitioner/123", "" if none)}
 //	request:     {interaction (read, vread, history, search, create,
 //	              update, delete, export, everything), type, purpose
-//	              (a v3 ActReason code; TREAT unless stated)}
+//	              (a v3 ActReason code; TREAT unless stated), custodian
+//	              (the organisation whose node holds the record)}
 //	patient:     {id (pseudonym, "" when the resource is in no patient's
 //	              compartment), in_compartment (bool), treatment_allowed
 //	              (bool: no active consent denies treatment access to all),
@@ -22,7 +23,7 @@ import "github.com/medledger/medledger/internal/policy"
 //	now:         the decision time
 var AccessEnv = mustEnv(
 	policy.Var{Name: "actor", Type: policy.Map, Doc: "who asks: id, org, roles, context, patient, fhir_user"},
-	policy.Var{Name: "request", Type: policy.Map, Doc: "interaction, type, purpose"},
+	policy.Var{Name: "request", Type: policy.Map, Doc: "interaction, type, purpose, custodian"},
 	policy.Var{Name: "patient", Type: policy.Map, Doc: "id, in_compartment, treatment_allowed, erased"},
 	policy.Var{Name: "consent", Type: policy.Map, Doc: "permitted, denied, permit_id, deny_id"},
 	policy.Var{Name: "care", Type: policy.Map, Doc: "active, source"},
@@ -74,22 +75,22 @@ var AccessRules = []AccessRule{
 		Default: `patient.in_compartment && actor.patient != "" && actor.patient == patient.id && request.type == "Consent" && request.interaction in ["create", "update"]`},
 	{Name: "consent.permit.consent", Effect: EffectPermit,
 		Doc:     "a patient's consent permits this access",
-		Default: `patient.in_compartment && consent.permitted && request.type != "AuditEvent"`},
+		Default: `patient.in_compartment && consent.permitted && !(request.type in ["AuditEvent", "Consent"])`},
 	{Name: "consent.permit.care", Effect: EffectPermit,
 		Doc:     "an active care relationship (encounter or care team) names the practitioner, and the patient allows treatment access",
-		Default: `patient.in_compartment && care.active && patient.treatment_allowed && request.purpose == "TREAT" && request.type != "AuditEvent"`},
+		Default: `patient.in_compartment && care.active && patient.treatment_allowed && request.purpose == "TREAT" && !(request.type in ["AuditEvent", "Consent"])`},
 	{Name: "consent.permit.break_glass", Effect: EffectPermit,
 		Doc:     "a practitioner declared an emergency for this patient (time-boxed, flagged for review)",
-		Default: `patient.in_compartment && break_glass.active && "practitioner" in actor.roles && request.type != "AuditEvent"`},
+		Default: `patient.in_compartment && break_glass.active && "practitioner" in actor.roles && !(request.type in ["AuditEvent", "Consent"])`},
 	{Name: "consent.permit.admit", Effect: EffectPermit,
-		Doc:     "practitioners may register patients and open encounters",
-		Default: `request.interaction == "create" && request.type in ["Patient", "Encounter"] && "practitioner" in actor.roles`},
+		Doc:     "practitioners may register patients (care relationships come from the organisation's systems or from clinicians already caring for the patient)",
+		Default: `request.interaction == "create" && request.type == "Patient" && "practitioner" in actor.roles`},
 	{Name: "consent.permit.system", Effect: EffectPermit,
 		Doc:     "the organisation's own backend services (system scopes)",
-		Default: `actor.context == "system" && ("system" in actor.roles || "admin" in actor.roles) && request.type != "AuditEvent"`},
+		Default: `actor.context == "system" && actor.org == request.custodian && ("system" in actor.roles || "admin" in actor.roles) && request.type != "AuditEvent"`},
 	{Name: "consent.permit.directory", Effect: EffectPermit,
 		Doc:     "authenticated staff may read records of no patient (practitioners, organisations)",
-		Default: `!patient.in_compartment && request.type != "AuditEvent" && actor.patient == "" && request.interaction in ["read", "vread", "history", "search"]`},
+		Default: `!patient.in_compartment && request.type != "AuditEvent" && actor.patient == "" && actor.org == request.custodian && request.interaction in ["read", "vread", "history", "search"]`},
 	{Name: "consent.permit.audit", Effect: EffectPermit,
 		Doc:     "auditors may read the audit trail",
 		Default: `request.type == "AuditEvent" && "auditor" in actor.roles && request.interaction in ["read", "search"]`},
