@@ -85,6 +85,7 @@ func (s *Server) readAuditEvent(w http.ResponseWriter, r *http.Request) {
 	if !s.gate(w, r, g, "AuditEvent/"+id, patient, true) {
 		return
 	}
+	s.onlyTheirs(g.c, m)
 	writeJSON(w, http.StatusOK, m)
 }
 
@@ -176,6 +177,7 @@ func (s *Server) searchAuditEvents(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			continue
 		}
+		s.onlyTheirs(g.c, m)
 		entries = append(entries, map[string]any{"fullUrl": b + "/AuditEvent/" + id, "resource": m, "search": map[string]any{"mode": "match"}})
 		refs = append(refs, "AuditEvent/"+id)
 	}
@@ -197,4 +199,37 @@ func (s *Server) searchAuditEvents(w http.ResponseWriter, r *http.Request) {
 		bundle["entry"] = entries
 	}
 	writeJSON(w, http.StatusOK, bundle)
+}
+
+// onlyTheirs trims an AuditEvent shown to a patient to what concerns
+// them: an access that touched several patients' records (a search)
+// must not tell one patient who the others are. Entities naming another
+// patient, or a record of another patient, are removed. Auditors and
+// everyone else see the event whole.
+func (s *Server) onlyTheirs(c *caller, ev map[string]any) {
+	if c == nil || c.actor.Patient == "" {
+		return
+	}
+	ents, _ := ev["entity"].([]any)
+	kept := ents[:0:0]
+	for _, e := range ents {
+		em, _ := e.(map[string]any)
+		what, _ := em["what"].(map[string]any)
+		if id, _ := what["identifier"].(map[string]any); id != nil {
+			if v, _ := id["value"].(string); v != c.actor.Patient {
+				continue
+			}
+		}
+		if ref, _ := what["reference"].(string); ref != "" {
+			typ, rest, ok := strings.Cut(ref, "/")
+			if ok {
+				rid, _, _ := strings.Cut(rest, "/")
+				if p, found := s.headPatient(typ, rid); !found || p != c.actor.Patient {
+					continue
+				}
+			}
+		}
+		kept = append(kept, e)
+	}
+	ev["entity"] = kept
 }

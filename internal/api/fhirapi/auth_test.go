@@ -274,8 +274,16 @@ func TestAuthorizationEndToEnd(t *testing.T) {
 		}
 	}
 
+	// A search touching both patients is in both trails, but each
+	// patient sees only themself in it.
+	if a := s.req("GET", "/fhir/Observation", sys, ""); a.status != 200 || total(a) < 2 {
+		t.Fatalf("system search: %d total %d", a.status, total(a))
+	}
 	// The patient lists who looked at their record, with proofs.
 	a := s.req("GET", "/fhir/AuditEvent?patient="+p1, tokP, "")
+	if strings.Contains(string(a.raw), p2) || strings.Contains(string(a.raw), s.pseudonym(p2)) || strings.Contains(string(a.raw), o2) {
+		t.Errorf("patient 1's audit trail names patient 2 or their records")
+	}
 	if a.status != 200 || total(a) == 0 {
 		t.Fatalf("patient's audit list: %d %s", a.status, a.raw)
 	}
