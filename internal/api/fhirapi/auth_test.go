@@ -315,6 +315,44 @@ func TestAuthorizationEndToEnd(t *testing.T) {
 		t.Errorf("practitioner lists all audit events: %d", a.status)
 	}
 
+	// A bulk export by the backend service reaches each exported
+	// patient's audit trail.
+	kick, _ := http.NewRequest("GET", s.base+"/fhir/Patient/$export?_type=Observation", nil)
+	kick.Header.Set("Authorization", "Bearer "+sys)
+	kick.Header.Set("Prefer", "respond-async")
+	kick.Header.Set("Accept", "application/fhir+json")
+	resp, err := http.DefaultClient.Do(kick)
+	if err != nil || resp.StatusCode != 202 {
+		t.Fatalf("export kick-off: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	status := resp.Header.Get("Content-Location")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		st, _ := http.NewRequest("GET", status, nil)
+		st.Header.Set("Authorization", "Bearer "+sys)
+		r2, err := http.DefaultClient.Do(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2.Body.Close()
+		if r2.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("export did not complete: %d", r2.StatusCode)
+		}
+	}
+	exported := false
+	for _, e := range s.req("GET", "/fhir/AuditEvent?patient="+p1, tokP, "").body["entry"].([]any) {
+		raw, _ := json.Marshal(e)
+		if strings.Contains(string(raw), `"code":"export"`) {
+			exported = true
+		}
+	}
+	if !exported {
+		t.Error("the bulk export is not in the exported patient's audit trail")
+	}
+
 	// Erasure: the data cannot be decrypted any more, the ledger verifies.
 	if a := s.req("POST", "/fhir/Patient/"+p1+"/$erase", tokA, `{"resourceType":"Parameters","parameter":[{"name":"reason","valueCode":"patient-request"}]}`); a.status != 403 {
 		t.Errorf("erase by a practitioner: %d", a.status)

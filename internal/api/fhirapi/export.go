@@ -532,6 +532,7 @@ func (e *exporter) writeType(ctx context.Context, j *exportJob, i int, typ strin
 		return exportFile{}, err
 	}
 	var filter func(string) bool
+	patients := map[string]bool{} // whose records this file holds, for the audit trail
 	if c := j.caller; c != nil {
 		filter = e.s.filterFor(&grant{c: c, g: c.p.Scopes.Allows(typ, "rs"), typ: typ, in: access.Export})
 	}
@@ -546,6 +547,11 @@ func (e *exporter) writeType(ctx context.Context, j *exportJob, i int, typ strin
 		if err := fw.putRaw(js); err != nil {
 			return err
 		}
+		if j.caller != nil {
+			if p, ok := e.s.headPatient(typ, id); ok && p != "" {
+				patients[p] = true
+			}
+		}
 		if fw.n%exportPage == 0 {
 			e.setProgress(j, "%s: %d resources written; %d of %d types done", typ, fw.n, i, len(j.types))
 		}
@@ -559,6 +565,9 @@ func (e *exporter) writeType(ctx context.Context, j *exportJob, i int, typ strin
 	}
 	if fw.n == 0 {
 		os.Remove(filepath.Join(j.dir, name))
+	}
+	if err := e.auditFile(ctx, j, typ, fw.n, patients); err != nil {
+		return exportFile{}, err
 	}
 	return exportFile{typ: typ, name: name, count: fw.n}, nil
 }
@@ -811,4 +820,32 @@ func (e *exporter) file(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	http.ServeContent(w, r, "", fi.ModTime(), f)
+}
+
+// auditFile records, once a type's file is written, which patients'
+// records the export disclosed: one AuditEvent per batch of patients, so
+// that each patient finds the export in their trail. A file whose audit
+// cannot be recorded fails the export: nothing is disclosed unaudited.
+func (e *exporter) auditFile(ctx context.Context, j *exportJob, typ string, n int, patients map[string]bool) error {
+	if j.caller == nil || n == 0 {
+		return nil
+	}
+	ps := make([]string, 0, len(patients))
+	for p := range patients {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	d := access.Decision{Allow: true, Reason: "bulk export: records filtered by the access rules"}
+	refs := make([]string, n) // the event's result-count is the file's resource count
+	for i := range refs {
+		refs[i] = typ
+	}
+	for first := true; first || len(ps) > 0; first = false {
+		chunk := ps[:min(len(ps), 500)]
+		ps = ps[len(chunk):]
+		if err := e.s.recordCtx(ctx, j.caller, access.Export, typ, refs, chunk, d, audit.OutcomeSuccess); err != nil {
+			return fmt.Errorf("auditing the export of %s: %w", typ, err)
+		}
+	}
+	return nil
 }

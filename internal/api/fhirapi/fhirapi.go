@@ -562,6 +562,19 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, s.classify(err))
 		return
 	}
+	if g.c != nil {
+		// Each version is decided on its own patient: a record moved from
+		// one patient to another keeps its earlier versions from the new
+		// patient's clinicians.
+		d := s.decider(g)
+		kept := ms[:0]
+		for _, m := range ms {
+			if d.decide(patientOfSubject(m.Subject)).Allow {
+				kept = append(kept, m)
+			}
+		}
+		ms = kept
+	}
 	s.historyBundle(w, r, ms, len(ms), base(r)+"/"+typ+"/"+id+"/_history")
 }
 
