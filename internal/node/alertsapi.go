@@ -36,6 +36,11 @@ func (n *Node) alertCaller(w http.ResponseWriter, r *http.Request) bool {
 		return fail(http.StatusUnauthorized, "insecure", "access tokens are accepted over HTTPS only (or on loopback)")
 	}
 	p, err := auth.Authenticate(n.fhir.issuer, r)
+	if err == nil {
+		if m, ok, merr := n.machine.Member(n.store, p.Member); merr != nil || !ok || !m.Active() {
+			err = errors.New("auth: the member is not active")
+		}
+	}
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", auth.Challenge(err, ""))
 		return fail(http.StatusUnauthorized, "unauthenticated", "a valid access token is required")

@@ -334,8 +334,24 @@ func TestAuthorizationEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(r2.Body)
 		r2.Body.Close()
 		if r2.StatusCode == 200 {
+			var manifest struct {
+				Output []struct{ URL string } `json:"output"`
+			}
+			json.Unmarshal(body, &manifest)
+			if len(manifest.Output) == 0 {
+				t.Fatalf("export manifest without files: %s", body)
+			}
+			dl, _ := http.NewRequest("GET", manifest.Output[0].URL, nil)
+			dl.Header.Set("Authorization", "Bearer "+sys)
+			dl.Header.Set("Accept", "application/fhir+ndjson")
+			r3, err := http.DefaultClient.Do(dl)
+			if err != nil || r3.StatusCode != 200 {
+				t.Fatalf("export file download: %v %v", err, r3)
+			}
+			r3.Body.Close()
 			break
 		}
 		if time.Now().After(deadline) {
@@ -351,6 +367,9 @@ func TestAuthorizationEndToEnd(t *testing.T) {
 	}
 	if !exported {
 		t.Error("the bulk export is not in the exported patient's audit trail")
+	}
+	if a := s.req("GET", "/fhir/AuditEvent", s.token(aud, "user/AuditEvent.rs"), ""); !strings.Contains(string(a.raw), "download of a bulk export file") {
+		t.Error("the export file download is not in the audit trail")
 	}
 
 	// Erasure: the data cannot be decrypted any more, the ledger verifies.

@@ -815,6 +815,16 @@ func (e *exporter) file(w http.ResponseWriter, r *http.Request) {
 		e.s.fail(w, r, e.s.classify(err))
 		return
 	}
+	if c := callerOf(r); c != nil {
+		// The download itself is an access: audited before a byte goes
+		// out (the file's patients were audited when it was written).
+		typ := strings.TrimSuffix(strings.TrimPrefix(name, id+"."), ".ndjson")
+		d := access.Decision{Allow: true, Reason: "download of a bulk export file"}
+		if e.s.record(r, c, access.Export, typ, []string{typ}, nil, d, audit.OutcomeSuccess) != nil {
+			e.s.fail(w, r, auditFailed())
+			return
+		}
+	}
 	h := w.Header()
 	h.Set("Content-Type", ndjsonType)
 	h.Set("X-Content-Type-Options", "nosniff")
