@@ -105,7 +105,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 					return fmt.Errorf("loading demo data: %w", err)
 				}
 				if patients > 0 {
-					if sum.Patients, sum.SamplePatient, err = loadPatients(c.Context(), g, n, patients); err != nil {
+					if sum.Patients, sum.SamplePatient, sum.SamplePatientName, err = loadPatients(c.Context(), g, n, patients); err != nil {
 						return fmt.Errorf("loading synthetic patients: %w", err)
 					}
 					if err := enrolDemoUsers(c.Context(), n, h, cfg, sum.SamplePatient); err != nil {
@@ -196,21 +196,24 @@ func samplePatientName(s *demo.Summary) string {
 
 // loadPatients generates synthetic patients and applies each as a FHIR
 // transaction through the node.
-func loadPatients(ctx context.Context, g *globals, n *node.Node, count int) (int, string, error) {
+// It returns how many were loaded, the first patient's id, and the first
+// three letters of their family name (for the printed search example).
+func loadPatients(ctx context.Context, g *globals, n *node.Node, count int) (int, string, string, error) {
 	gen, err := synth.New(synth.Options{N: count, Seed: 1})
 	if err != nil {
-		return 0, "", err
+		return 0, "", "", err
 	}
 	upd, fin := progress(g.stderr, "loading synthetic patients")
 	defer fin()
-	first := ""
+	first, name := "", ""
 	for i := range count {
 		b, _ := gen.Patient(i)
 		status, body := n.ApplyBundle(ctx, b)
 		if status != http.StatusOK {
-			return i, first, fmt.Errorf("patient %d: status %d", i+1, status)
+			return i, first, name, fmt.Errorf("patient %d: status %d", i+1, status)
 		}
 		if first == "" {
+			name = familyPrefix(b)
 			var resp struct {
 				Entry []struct {
 					Response struct {
@@ -228,7 +231,33 @@ func loadPatients(ctx context.Context, g *globals, n *node.Node, count int) (int
 		}
 		upd(i+1, count)
 	}
-	return count, first, nil
+	return count, first, name, nil
+}
+
+// familyPrefix returns the first three letters of the family name of the
+// Patient in a transaction Bundle, lower-case; "" if none.
+func familyPrefix(bundle []byte) string {
+	var b struct {
+		Entry []struct {
+			Resource struct {
+				ResourceType string          `json:"resourceType"`
+				Name         json.RawMessage `json:"name"` // a string in other resources
+			} `json:"resource"`
+		} `json:"entry"`
+	}
+	if json.Unmarshal(bundle, &b) != nil {
+		return ""
+	}
+	for _, e := range b.Entry {
+		var names []struct {
+			Family string `json:"family"`
+		}
+		if e.Resource.ResourceType == "Patient" && json.Unmarshal(e.Resource.Name, &names) == nil && len(names) > 0 {
+			f := []rune(strings.ToLower(names[0].Family))
+			return string(f[:min(3, len(f))])
+		}
+	}
+	return ""
 }
 
 func printDemo(g *globals, dir, base string, n *node.Node, sum *demo.Summary) {
@@ -254,8 +283,12 @@ func printDemo(g *globals, dir, base string, n *node.Node, sum *demo.Summary) {
 		fmt.Fprintf(w, "  API:     %s\n", base)
 		fmt.Fprintf(w, "  web:     %s/ (sign in as a demo patient, clinician, privacy officer or admin)\n\nTry:\n", base)
 		auth := `-H "Authorization: Bearer $TOKEN" `
+		tokenAddr := "" // the token's audience must name the port the demo serves
+		if a := strings.TrimPrefix(base, "http://"); a != node.DefaultAddr {
+			tokenAddr = " --addr " + a
+		}
 		for _, l := range []string{
-			"TOKEN=$(" + progName() + " token --home " + dir + " --scope 'system/*.rs')   # the admin's backend token; 5 minutes",
+			"TOKEN=$(" + progName() + " token --home " + dir + tokenAddr + " --scope 'system/*.rs')   # the admin's backend token; 5 minutes",
 			"curl -s " + base + "/v1/status",
 			"curl -s " + base + "/v1/blocks/latest",
 			"curl -s " + base + "/v1/sth                      # the signed tree head",
@@ -267,7 +300,7 @@ func printDemo(g *globals, dir, base string, n *node.Node, sum *demo.Summary) {
 			"curl -s " + auth + "'" + base + "/fhir/Observation?patient=" + samplePatient(sum) + "&code=http://loinc.org|29463-7&_sort=-date'",
 			"curl -s " + auth + "'" + base + "/fhir/Patient/" + samplePatient(sum) + "/_history/1/$verify'   # stored = anchored, with proof",
 			"curl -s -o /dev/null -w '%{http_code}\\n' " + base + "/fhir/Patient   # no token: 401",
-			"TOKEN=$(" + progName() + " token --home " + dir + " --as " + org + "/demo-patient --scope 'patient/*.rs')",
+			"TOKEN=$(" + progName() + " token --home " + dir + tokenAddr + " --as " + org + "/demo-patient --scope 'patient/*.rs')",
 			"curl -s " + auth + "'" + base + "/fhir/AuditEvent?patient=" + samplePatient(sum) + "'   # who looked at my record",
 			progName() + " proof --home " + dir + " --node " + base + " --tx " + tx + "   # check the proof yourself",
 			progName() + " verify --home " + dir + "   # re-check the whole ledger",

@@ -15,7 +15,7 @@ import (
 )
 
 func newTokenCmd(g *globals) *cobra.Command {
-	var dir, as, scope, patient string
+	var dir, as, scope, patient, addr string
 	var ttl time.Duration
 	var asJSON bool
 	c := &cobra.Command{
@@ -48,6 +48,9 @@ func newTokenCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if addr != "" {
+				cfg.Addr = addr // the audience is the address the node serves
+			}
 			req := node.TokenRequest{Member: as, Scope: scope, Patient: patient, TTL: ttl}
 			tok, p, err := node.MintToken(cfg, req)
 			if err != nil && as != "" && strings.Contains(err.Error(), "not in the genesis") {
@@ -76,6 +79,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&as, "as", "", "the member the token is for (default: the organisation's administrator)")
 	c.Flags().StringVar(&scope, "scope", "", "space-separated SMART scopes")
 	c.Flags().StringVar(&patient, "patient", "", "FHIR id of the patient in context (patient/ scopes)")
+	c.Flags().StringVar(&addr, "addr", "", "the address the node serves, when not its configured one (the token's audience names it)")
 	c.Flags().DurationVar(&ttl, "ttl", auth.MaxTokenLifetime, "lifetime, at most 5m")
 	c.Flags().BoolVar(&asJSON, "json", false, "print an OAuth2 token response as JSON")
 	return c

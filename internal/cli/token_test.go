@@ -39,3 +39,14 @@ func TestTokenCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestFamilyPrefix(t *testing.T) {
+	b := []byte(`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Organization","name":"General"}},` +
+		`{"resource":{"resourceType":"Patient","name":[{"family":"Müller","given":["A"]}]}}]}`)
+	if got := familyPrefix(b); got != "mül" {
+		t.Errorf("familyPrefix = %q; want %q", got, "mül")
+	}
+	if got := familyPrefix([]byte(`{"entry":[]}`)); got != "" {
+		t.Errorf("familyPrefix of no patient = %q", got)
+	}
+}
