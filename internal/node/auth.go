@@ -248,11 +248,12 @@ func MintToken(cfg Config, req TokenRequest) (string, *auth.Principal, error) {
 	}
 	val, _ := doc.ValidatorByKeyID(key.KeyID())
 	m := req.Known
+	want := req.Member
+	if want == "" {
+		want = orgAdmin(doc, val.Org)
+	}
 	for _, gm := range doc.Members {
-		if m != nil {
-			break
-		}
-		if gm.ID == req.Member || (req.Member == "" && gm.Org == val.Org && slices.Contains(gm.Roles, string(identity.RoleAdmin))) {
+		if m == nil && want != "" && gm.ID == want {
 			m = &TokenMember{ID: gm.ID, Org: gm.Org, Roles: gm.Roles, FHIRUser: gm.FHIRUser}
 		}
 	}
@@ -396,4 +397,15 @@ func (n *Node) oauthServer(is *auth.Issuer, demo []auth.DemoUser) (*auth.Server,
 		DemoUsers: demo,
 		Logger:    n.log,
 	})
+}
+
+// orgAdmin returns the first genesis member with the admin role in org,
+// "" if there is none.
+func orgAdmin(doc *genesis.Doc, org string) string {
+	for _, gm := range doc.Members {
+		if gm.Org == org && slices.Contains(gm.Roles, string(identity.RoleAdmin)) {
+			return gm.ID
+		}
+	}
+	return ""
 }

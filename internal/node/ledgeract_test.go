@@ -2,6 +2,7 @@ package node
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +63,7 @@ func TestLedgerActivity(t *testing.T) {
 		for i := range 80 {
 			raised = append(raised, codes(la, tx("org/node", "consent", consent.MethodSet, nil), t0.Add(time.Duration(i)*500*time.Millisecond))...)
 		}
-		if !contains(raised, "consent_burst:") {
+		if !slices.Contains(raised, "consent_burst:") {
 			t.Errorf("80 consent changes in a minute raised %v", raised)
 		}
 	})

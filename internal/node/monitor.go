@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -162,13 +163,7 @@ func (n *Node) ensureModel(ctx context.Context, file []byte, m *model.Model, sha
 // registerAsAdmin registers a model version signed by the administrator
 // of the node's organisation, whose key must be in the home.
 func (n *Node) registerAsAdmin(ctx context.Context, reg models.Register) error {
-	admin := ""
-	for _, gm := range n.genesis.Members {
-		if gm.Org == n.fhir.org && strings.Contains(strings.Join(gm.Roles, ","), "admin") {
-			admin = gm.ID
-			break
-		}
-	}
+	admin := orgAdmin(n.genesis, n.fhir.org)
 	key, err := n.home.LoadSigner(n.home.MemberKey(admin), n.cfg.MasterKeyEnv)
 	if err != nil {
 		return fmt.Errorf("%s is not registered and the administrator's key is not in this home: register it with medledger models register (%v)", reg.Name, err)
@@ -461,7 +456,7 @@ func (d *nodeDirectory) Relation(user, pseudonym string, at time.Time) aiaccess.
 		if !within {
 			continue
 		}
-		if m.FHIRUser != "" && contains(c.Practitioners, m.FHIRUser) {
+		if m.FHIRUser != "" && slices.Contains(c.Practitioners, m.FHIRUser) {
 			return aiaccess.RelCare
 		}
 		rel = aiaccess.RelFacility
@@ -478,13 +473,4 @@ func (d *nodeDirectory) Relation(user, pseudonym string, at time.Time) aiaccess.
 		}
 	}
 	return rel
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -71,7 +71,7 @@ func (s *Server) breakGlass(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	pm, _, _, err := s.deps.Service.Read("Patient", id)
-	if err != nil && !isGone(err) {
+	if err != nil && !errors.Is(err, rec.ErrGone) {
 		s.fail(w, r, notFound())
 		return
 	}
@@ -104,8 +104,6 @@ func (s *Server) breakGlass(w http.ResponseWriter, r *http.Request) {
 		Diagnostics: "Emergency access to this patient's record is open to you until about " + until +
 			". Every access is recorded and will be reviewed by the privacy officer."}))
 }
-
-func isGone(err error) bool { return errors.Is(err, rec.ErrGone) }
 
 // parameter is one parameter of a Parameters resource, with the value
 // types the operations here read.
