@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -72,6 +74,10 @@ type App struct {
 	keys      identity.KeyCache
 	verified  verifiedCache
 	proposers map[string]string // CometBFT validator address → medledger key id
+
+	// closing is set when the node starts to stop: from then on the
+	// peer filter (Query) refuses every new connection.
+	closing atomic.Bool
 
 	// Owned by the consensus connection (FinalizeBlock, Commit).
 	log     *txlog.Log
@@ -185,6 +191,23 @@ func (a *App) Info(context.Context, *abci.RequestInfo) (*abci.ResponseInfo, erro
 		res.LastBlockAppHash = bytes.Clone(last.Header.AppHash[:])
 	}
 	return res, nil
+}
+
+// Query implements abci.Application. Only CometBFT's peer filters call it
+// (FilterPeers is on): a new connection is accepted unless the node is
+// stopping. CometBFT 0.38's switch, when a dial or an accept completes
+// after it stopped, neither starts nor closes the connection; the peer on
+// the other end then keeps it as a live peer (until its ping times out,
+// up to 105s) and refuses this node's ID as a duplicate when it comes
+// back. Refusing here makes the switch close such a connection at once.
+func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQuery, error) {
+	switch {
+	case !strings.HasPrefix(req.Path, "/p2p/filter/"):
+		return &abci.ResponseQuery{Code: 1, Log: "medledger answers queries over its HTTP API, not ABCI"}, nil
+	case a.closing.Load():
+		return &abci.ResponseQuery{Code: 1, Log: "node is stopping"}, nil
+	}
+	return &abci.ResponseQuery{}, nil
 }
 
 // appVersion is the application protocol version CometBFT records in

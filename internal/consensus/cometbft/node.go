@@ -160,19 +160,10 @@ type Node struct {
 	failOnce sync.Once
 	failed   chan struct{} // closed when the app stopped on an error
 
-	mu        sync.Mutex
-	started   bool      // guarded by mu
-	startedAt time.Time // guarded by mu
-	closed    bool      // guarded by mu
+	mu      sync.Mutex
+	started bool // guarded by mu
+	closed  bool // guarded by mu
 }
-
-// dialWindow is how long after start CometBFT 0.38 may still dial its
-// persistent peers: each first dial waits a random 0 to 3s, without
-// checking whether the node was stopped meanwhile. A connection it makes
-// after Stop is never closed, and the peer then refuses this node's ID as
-// a duplicate: a node restarted in the same process could not rejoin.
-// Close therefore does not stop a node younger than this.
-const dialWindow = 3500 * time.Millisecond
 
 // New prepares a node: it opens CometBFT's databases and replays into the
 // application any blocks CometBFT has and the store has not (a crash
@@ -211,6 +202,7 @@ func New(cfg Config, deps Deps) (n *Node, err error) {
 	c.P2P.SendRate = 100 << 20
 	c.P2P.RecvRate = 100 << 20
 	c.P2P.PersistentPeersMaxDialPeriod = 5 * time.Second
+	c.FilterPeers = true // see App.Query
 	c.Mempool.Size = cfg.MempoolSize
 	c.Mempool.CacheSize = 2 * cfg.MempoolSize
 	c.Mempool.Recheck = false // admission is re-judged by execution anyway
@@ -270,7 +262,6 @@ func (n *Node) Start() error {
 		return fmt.Errorf("cometbft: start: %w", err)
 	}
 	n.started = true
-	n.startedAt = time.Now()
 	return nil
 }
 
@@ -285,8 +276,8 @@ func (n *Node) Close() error {
 	}
 	n.closed = true
 	var err error
+	n.app.closing.Store(true)
 	if n.started {
-		time.Sleep(dialWindow - time.Since(n.startedAt))
 		err = n.cmt.Stop()
 		n.cmt.Wait()
 	} else {
