@@ -510,6 +510,9 @@ func TestDecodePayload(t *testing.T) {
 		{`{},`, payload{}, false},
 		{`[]`, payload{}, false},
 		{`"x"`, payload{}, false},
+		{`{"a":"x","a":"y"}`, payload{}, false}, // duplicate name
+		{`{"A":"x"}`, payload{}, false},         // names match exactly
+		{"{\"a\":\"\xff\"}", payload{}, false},  // invalid UTF-8
 	}
 	for _, tc := range tests {
 		var got payload
@@ -521,6 +524,62 @@ func TestDecodePayload(t *testing.T) {
 			t.Errorf("DecodePayload(%q) error code = %q; want %q", tc.in, ledger.CodeOf(err), ledger.CodeContract)
 		}
 	}
+}
+
+// TestDecodePayloadMessages checks that errors say where the problem is
+// without quoting payload content (an unknown name, a value, a map key).
+func TestDecodePayloadMessages(t *testing.T) {
+	type inner struct {
+		Tags map[string]int `json:"tags"`
+	}
+	type payload struct {
+		A     string  `json:"a"`
+		Items []inner `json:"items"`
+	}
+	const marker = "Jane-Doe-1970"
+	tests := []struct {
+		in, want string
+	}{
+		{`{"a":"x","` + marker + `":1}`, "payload: unknown field in the top-level object"},
+		{`{"items":[{},{"` + marker + `":1}]}`, "payload: unknown field in /items/1"},
+		{`{"a":1}`, "payload: at /a: a JSON number does not fit a string"},
+		{`{"items":[{"tags":{"` + marker + `":"` + marker + `"}}]}`, "payload: at /items/0/tags/*: a JSON string does not fit an integer"},
+		{`{"items":[{"tags":{"` + marker + `":1,"` + marker + `":2}}]}`, "payload: duplicate field in /items/0/tags"},
+		{`{"a":"x"} "` + marker + `"`, "payload: not valid JSON at byte 10"},
+		{`{"a":"` + marker, "payload: the JSON value is incomplete"},
+	}
+	for _, tc := range tests {
+		var got payload
+		err := contract.DecodePayload([]byte(tc.in), &got)
+		if err == nil || err.Error() != tc.want && !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("DecodePayload(%s) = %v; want %q", tc.in, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), marker) {
+			t.Errorf("DecodePayload(%s) error quotes the payload: %v", tc.in, err)
+		}
+	}
+}
+
+// FuzzDecodePayload checks that no input panics and that an error never
+// quotes more than the JSON syntax around it.
+func FuzzDecodePayload(f *testing.F) {
+	for _, s := range []string{`{"a":"x","n":1}`, `{"m":{"k":1}}`, `{"l":[{"a":"b"}]}`, `{`, `{"a":"x","a":"x"}`} {
+		f.Add([]byte(s))
+	}
+	type payload struct {
+		A string         `json:"a"`
+		N int            `json:"n"`
+		M map[string]int `json:"m"`
+		L []struct {
+			A string `json:"a"`
+		} `json:"l"`
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var p payload
+		if err := contract.DecodePayload(b, &p); err != nil && ledger.CodeOf(err) != ledger.CodeContract {
+			t.Fatalf("error code %q: %v", ledger.CodeOf(err), err)
+		}
+	})
 }
 
 func TestMemState(t *testing.T) {

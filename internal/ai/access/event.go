@@ -3,12 +3,13 @@ package access
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // Interaction is what an access did, from AuditEvent.subtype (codes of
@@ -142,11 +143,35 @@ func Parse(b []byte) (*Event, error) {
 		return nil, fmt.Errorf("%w: larger than %d bytes", ErrNotAuditEvent, MaxEventBytes)
 	}
 	var j auditJSON
-	if err := json.Unmarshal(b, &j); err != nil {
+	if err := jsonv2.Unmarshal(b, &j); err != nil {
 		// Not echoing err: a type error quotes the value, which may be
 		// personal data.
 		return nil, fmt.Errorf("%w: not JSON of the expected shape", ErrNotAuditEvent)
 	}
+	return fromJSON(&j)
+}
+
+// ParseBatch reads the AuditEvents of an audit.record_batch payload,
+// {"events": [AuditEvent, ...]}, in one pass (decoding the array and then
+// each event costs twice as much). Parse and ParseBatch use the JSON v2
+// decoder, several times as fast as encoding/json here; unlike it, they
+// refuse duplicate names and invalid UTF-8. An element that is not an AuditEvent
+// is nil in the result; the error is for a payload not of that shape.
+func ParseBatch(b []byte) ([]*Event, error) {
+	var batch struct {
+		Events []auditJSON `json:"events"`
+	}
+	if err := jsonv2.Unmarshal(b, &batch); err != nil {
+		return nil, fmt.Errorf("%w: not a batch of the expected shape", ErrNotAuditEvent)
+	}
+	es := make([]*Event, len(batch.Events))
+	for i := range batch.Events {
+		es[i], _ = fromJSON(&batch.Events[i])
+	}
+	return es, nil
+}
+
+func fromJSON(j *auditJSON) (*Event, error) {
 	if j.ResourceType != "AuditEvent" {
 		return nil, fmt.Errorf("%w: resourceType is not AuditEvent", ErrNotAuditEvent)
 	}

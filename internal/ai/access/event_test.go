@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -80,6 +81,30 @@ func TestParseRejects(t *testing.T) {
 	_, err := Parse([]byte(`{"resourceType":"AuditEvent","id":["Jane Q. Testpatient"]}`))
 	if err == nil || strings.Contains(err.Error(), "Testpatient") {
 		t.Errorf("Parse error %v quotes the input", err)
+	}
+}
+
+// TestParseBatch checks that a record_batch payload gives what Parse
+// gives for each of its events, nil for an element that is not one.
+func TestParseBatch(t *testing.T) {
+	min := `{"resourceType":"AuditEvent","action":"U","entity":[{"what":{"reference":"Patient/x"}}]}`
+	es, err := ParseBatch([]byte(`{"events":[` + iheRead + `,{"resourceType":"Patient"},` + min + `]}`))
+	if err != nil || len(es) != 3 {
+		t.Fatalf("ParseBatch = %d events, %v; want 3", len(es), err)
+	}
+	for i, in := range map[int]string{0: iheRead, 2: min} {
+		want, _ := Parse([]byte(in))
+		if got := es[i]; got == nil || !reflect.DeepEqual(*got, *want) {
+			t.Errorf("event %d = %+v; want %+v", i, got, want)
+		}
+	}
+	if es[1] != nil {
+		t.Errorf("a Patient in the batch parsed as %+v; want nil", es[1])
+	}
+	for _, in := range []string{``, `[]`, `{"events":{}}`, `{"events":[1]}`, `{"events":[`} {
+		if _, err := ParseBatch([]byte(in)); !errors.Is(err, ErrNotAuditEvent) {
+			t.Errorf("ParseBatch(%q) = %v; want ErrNotAuditEvent", in, err)
+		}
 	}
 }
 
