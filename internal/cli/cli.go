@@ -82,7 +82,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", envOr("MEDLEDGER_LOG_FORMAT", ""), "log format: text or json (default: text on a terminal, json otherwise)")
 	root.AddCommand(
 		newInitCmd(g), newServeCmd(g), newDemoCmd(g), newVerifyCmd(g), newBenchCmd(g), newProofCmd(g), newBackupCmd(g), newRestoreCmd(g), newKeyCmd(g), newTokenCmd(g), newEraseCmd(g), newSynthCmd(g), newImportCmd(g), newTestnetCmd(g), newJoinCmd(g), newNodeIDCmd(g),
-		newDetectCmd(g), newEvalCmd(g), newModelsCmd(g),
+		newDetectCmd(g), newEvalCmd(g), newModelsCmd(g), newValidatorCmd(g),
 	)
 	return root
 }

@@ -73,7 +73,7 @@ func TestNewMachine(t *testing.T) {
 			t.Errorf("Rule(%q) = %q, %v; want the default %q", p.Name, rule, err, p.Default)
 		}
 	}
-	if want := []string{"members.enrol", "members.manage", "members.org_key", "notary.anchor", "policy.set"}; !slices.Equal(names, want) {
+	if want := []string{"members.enrol", "members.manage", "members.org_key", "members.validators", "notary.anchor", "policy.set"}; !slices.Equal(names, want) {
 		t.Errorf("Policies() = %q; want %q", names, want)
 	}
 	if _, err := f.Machine.Rule(f.State, "notary.nope"); err == nil {

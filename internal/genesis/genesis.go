@@ -423,3 +423,7 @@ func (d *Doc) ValidatorByKeyID(id string) (Validator, bool) {
 	}
 	return Validator{}, false
 }
+
+// ValidID reports whether s is a valid chain ID, organisation ID or
+// validator name.
+func ValidID(s string) bool { return idRE.MatchString(s) }

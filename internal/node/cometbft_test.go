@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,7 @@ import (
 	"github.com/medledger/medledger/client"
 	"github.com/medledger/medledger/internal/api"
 	"github.com/medledger/medledger/internal/contract"
+	"github.com/medledger/medledger/internal/contracts/members"
 	"github.com/medledger/medledger/internal/genesis"
 	"github.com/medledger/medledger/internal/home"
 	"github.com/medledger/medledger/internal/identity"
@@ -504,4 +506,92 @@ func TestCometBFTOpenClose(t *testing.T) {
 	if _, err := node.Open(cfg, nil); err == nil || !strings.Contains(err.Error(), "orders by cometbft") {
 		t.Errorf("Open with --consensus solo on a cometbft genesis: %v", err)
 	}
+}
+
+// TestCometBFTAddValidator adds a validator to a running network of four:
+// a full node's key is proposed by org0 and approved by org1 and org2
+// (three of four, more than two thirds of the power). Once the change is
+// in effect, the network goes on with a former validator down only
+// because the new one votes: every validator has power 10, and 0, 1 and 2
+// hold 30 of 50, not more than two thirds.
+func TestCometBFTAddValidator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("consensus cluster test: skipped with -short")
+	}
+	c := newCluster(t, 4)
+	for i := range 4 {
+		c.start(i)
+	}
+	acked := c.load(200, 50, 0, 1, 2, 3)
+
+	dir := t.TempDir()
+	pub, err := home.InitJoin(dir, c.doc, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := node.Config{Home: dir, Addr: "127.0.0.1:0", CometBFT: cometConfig(freePort(t))}
+	// Node 3's peers are nodes 0, 1, 2; node 0's third peer is node 3.
+	cfg.CometBFT.Peers = append(slices.Clone(c.cfgs[3].CometBFT.Peers), c.cfgs[0].CometBFT.Peers[2])
+	fresh, err := node.Open(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	fresh.Start()
+
+	// govern submits one members transaction signed by org i's admin.
+	govern := func(i int, method string, payload any) ledger.Hash {
+		t.Helper()
+		id := fmt.Sprintf("org%d/admin", i)
+		key, err := c.homes[i].LoadSigner(c.homes[i].MemberKey(id), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := json.Marshal(payload)
+		raw, txID, err := client.Sign(client.Tx{ChainID: c.doc.ChainID, Contract: "members", Method: method, Payload: p, Signer: id}, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		r := c.nodes[i].SubmitBatch(ctx, [][]byte{raw})[0]
+		if r.Err != nil || r.Receipt.Result.Code != ledger.CodeOK {
+			t.Fatalf("%s by %s: %v %+v", method, id, r.Err, r.Receipt.Result)
+		}
+		return ledger.Hash(txID)
+	}
+	prop := govern(0, "propose_validator", members.ProposeValidator{Name: "org0-second", Org: "org0", PublicKey: identity.EncodePublicKey(pub), Power: 10})
+	govern(1, "approve_validator", members.ApproveValidator{Proposal: prop.String()})
+	// Each check reads the store of the node that acknowledged the
+	// approval: it has committed that block.
+	if v, ok, _ := c.nodes[1].Store().Get(contract.ValidatorKey(identity.KeyIDOf(pub))); ok {
+		t.Fatalf("applied with two approvals of four: %s", v)
+	}
+	govern(2, "approve_validator", members.ApproveValidator{Proposal: prop.String()})
+	if _, ok, _ := c.nodes[2].Store().Get(contract.ValidatorKey(identity.KeyIDOf(pub))); !ok {
+		t.Fatal("not applied with three approvals of four")
+	}
+	// The update takes effect two blocks after the one that applied it.
+	deadline := time.Now().Add(30 * time.Second)
+	for c.nodes[0].Validators()[identity.KeyIDOf(pub)] != 10 || len(c.nodes[0].Validators()) != 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("validators voting: %v; want the four and the new one", c.nodes[0].Validators())
+		}
+		merge(acked, c.load(20, 20, 0, 1))
+	}
+
+	c.stop(3)
+	merge(acked, c.load(300, 50, 0, 1, 2))
+	top := c.maxHeight()
+	deadline = time.Now().Add(60 * time.Second)
+	for fresh.Store().Height() < top {
+		if time.Now().After(deadline) {
+			t.Fatalf("new validator at height %d, network at %d", fresh.Store().Height(), top)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.checkSameChain(acked)
+	// Its ledger, signed with its own key, verifies.
+	fresh.Close()
+	verifyLedger(t, home.Home{Dir: dir}, c.doc)
 }

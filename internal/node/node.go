@@ -368,6 +368,16 @@ func (n *Node) Genesis() *genesis.Doc { return n.genesis }
 // KeyID returns the node key's id.
 func (n *Node) KeyID() string { return n.key.KeyID() }
 
+// Validators returns, in consortium mode, the validator set that voted on
+// the last block this node finalised (key id → voting power); nil in solo
+// mode.
+func (n *Node) Validators() map[string]int64 {
+	if n.cmt == nil {
+		return nil
+	}
+	return n.cmt.Validators()
+}
+
 // Serve serves HTTP on ln and the admin socket until ctx is done, then
 // shuts down gracefully (in-flight requests get up to 10s).
 func (n *Node) Serve(ctx context.Context, ln net.Listener) error {

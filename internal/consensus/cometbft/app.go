@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,6 +79,9 @@ type App struct {
 	// closing is set when the node starts to stop: from then on the
 	// peer filter (Query) refuses every new connection.
 	closing atomic.Bool
+	// voters is the validator set of the last commit CometBFT decided
+	// (key id → power), for Node.Validators.
+	voters atomic.Pointer[map[string]int64]
 
 	// Owned by the consensus connection (FinalizeBlock, Commit).
 	log     *txlog.Log
@@ -131,7 +135,43 @@ func NewApp(deps Deps) (*App, error) {
 		}
 		a.proposers[string(validatorAddress(pub))] = identity.KeyIDOf(pub)
 	}
+	// Validators added since the genesis (members.propose_validator).
+	var bad error
+	err = deps.Store.Scan(validatorPrefix, ^uint64(0), func(_, v []byte) bool {
+		var rec contract.Validator
+		if bad = json.Unmarshal(v, &rec); bad == nil && len(rec.PublicKey) == ed25519.PublicKeySize {
+			a.proposers[string(validatorAddress(rec.PublicKey))] = rec.KeyID
+		}
+		return bad == nil
+	})
+	if err = errors.Join(err, bad); err != nil {
+		return nil, fmt.Errorf("cometbft: reading the validator records: %w", err)
+	}
 	return a, nil
+}
+
+// validatorPrefix is the state prefix of validator records.
+var validatorPrefix = contract.ValidatorKey("")
+
+// validatorUpdates turns the validator records a block changed
+// (members.approve_validator applied a change) into CometBFT validator
+// updates, and learns the new validators' addresses as proposers. A
+// removed validator keeps its record with power 0, and stays a known
+// proposer: blocks it proposed before the change took effect are valid.
+func (a *App) validatorUpdates(changes []ledger.Change) ([]abci.ValidatorUpdate, error) {
+	var ups []abci.ValidatorUpdate
+	for _, c := range changes {
+		if !bytes.HasPrefix(c.Key, validatorPrefix) || c.Delete {
+			continue
+		}
+		var rec contract.Validator
+		if err := json.Unmarshal(c.Value, &rec); err != nil || len(rec.PublicKey) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("cometbft: validator record %q is malformed", c.Key)
+		}
+		a.proposers[string(validatorAddress(rec.PublicKey))] = rec.KeyID
+		ups = append(ups, abci.Ed25519ValidatorUpdate(rec.PublicKey, rec.Power))
+	}
+	return ups, nil
 }
 
 var _ abci.Application = (*App)(nil)
@@ -385,10 +425,15 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	}
 	proposer, ok := a.proposers[string(req.ProposerAddress)]
 	if !ok {
-		err := fmt.Errorf("cometbft: block %d proposer %X is not a validator in the genesis", req.Height, req.ProposerAddress)
+		err := fmt.Errorf("cometbft: block %d proposer %X is not a validator in the genesis or the ledger", req.Height, req.ProposerAddress)
 		a.fail(err)
 		return nil, err
 	}
+	voters := make(map[string]int64, len(req.DecidedLastCommit.Votes))
+	for _, v := range req.DecidedLastCommit.Votes {
+		voters[a.proposers[string(v.Validator.Address)]] = v.Validator.Power
+	}
+	a.voters.Store(&voters)
 	t := req.Time.UnixNano()
 	if t <= parent.Time {
 		t = parent.Time + 1
@@ -433,6 +478,10 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	}
 	for k, r := range out.Results {
 		res.TxResults[where[k]] = &abci.ExecTxResult{Code: codeNum(r.Code), Codespace: codespaceOf(r.Code), Log: r.Message}
+	}
+	if res.ValidatorUpdates, err = a.validatorUpdates(out.Block.Changes); err != nil {
+		a.fail(err)
+		return nil, err
 	}
 	hdr := &out.Block.Header.Header
 	res.AppHash = bytes.Clone(hdr.AppHash[:])

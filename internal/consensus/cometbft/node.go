@@ -34,6 +34,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -301,6 +302,16 @@ func (n *Node) Queued() int { return n.cmt.Mempool().Size() }
 
 // Height returns the last block height CometBFT stored.
 func (n *Node) Height() int64 { return n.cmt.BlockStore().Height() }
+
+// Validators returns the validator set that voted on the last block
+// this node finalised (from the commit CometBFT decided): each
+// validator's medledger key id and voting power.
+func (n *Node) Validators() map[string]int64 {
+	if m := n.app.voters.Load(); m != nil {
+		return maps.Clone(*m)
+	}
+	return nil
+}
 
 // ID returns the node's CometBFT node ID.
 func (n *Node) ID() string { return string(n.cmt.NodeInfo().ID()) }

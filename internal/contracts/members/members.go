@@ -2,7 +2,8 @@
 // organisations, their members with roles and Ed25519 keys, and the
 // validators. Organisation admins enrol, suspend, reinstate, re-key and
 // re-role members of their own organisation, as the CEL policies
-// members.enrol and members.manage allow.
+// members.enrol and members.manage allow; the validator organisations'
+// admins change the validator set together (validators.go).
 //
 // It writes only under "members/"; the record types and keys are defined in
 // package contract because the runtime resolves every signer from them.
@@ -39,6 +40,11 @@ func (Contract) Policies() []contract.Policy {
 			Name:    "members.manage",
 			Doc:     "who may suspend, reinstate, re-key or re-role a member (target: the member)",
 			Default: `signer.active && "admin" in signer.roles && signer.org == target.org`,
+		},
+		{
+			Name:    "members.validators",
+			Doc:     "who may propose or approve a change to the validator set (request: action); the signer's organisation must also run a validator",
+			Default: `signer.active && "admin" in signer.roles`,
 		},
 		{
 			Name:    "members.org_key",
@@ -189,8 +195,20 @@ func (Contract) Exec(c *contract.Context, method string, payload []byte) error {
 			c.Emit("members.roles_set", "id", m.ID, "org", m.Org, "roles", joinRoles(roles))
 			return nil
 		})
+	case "propose_validator":
+		var r ProposeValidator
+		if err := contract.DecodePayload(payload, &r); err != nil {
+			return err
+		}
+		return proposeValidator(c, r)
+	case "approve_validator":
+		var r ApproveValidator
+		if err := contract.DecodePayload(payload, &r); err != nil {
+			return err
+		}
+		return approveValidator(c, r)
 	}
-	return ledger.Errorf(ledger.CodeUnknownMethod, "members has no method %q (want enrol, suspend, reinstate, rekey, set_roles or set_org_key)", method)
+	return ledger.Errorf(ledger.CodeUnknownMethod, "members has no method %q (want enrol, suspend, reinstate, rekey, set_roles, set_org_key, propose_validator or approve_validator)", method)
 }
 
 func checkRoles(roles []string) ([]string, error) {
@@ -313,6 +331,7 @@ func GenesisChanges(doc *genesis.Doc) ([]ledger.Change, error) {
 			return nil, err
 		}
 	}
+	var set []SetEntry
 	for _, v := range doc.Validators {
 		pub, err := identity.ParsePublicKey(v.PublicKey)
 		if err != nil {
@@ -322,7 +341,9 @@ func GenesisChanges(doc *genesis.Doc) ([]ledger.Change, error) {
 		if err := add(contract.ValidatorKey(rec.KeyID), rec); err != nil {
 			return nil, err
 		}
+		set = append(set, SetEntry{KeyID: rec.KeyID, Org: rec.Org, Power: rec.Power})
 	}
+	cs = append(cs, ledger.Change{Key: []byte(SetKey), Value: marshalSet(set)})
 	ledger.SortChanges(cs)
 	return cs, nil
 }

@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -131,6 +132,48 @@ type verifier struct {
 	changes []ledger.Hash             // expected changes hash per height (0 = genesis)
 	counts  []uint64                  // tx count per height (0 = genesis)
 	nodes   int
+	// validators are the keys that may propose and store blocks: the
+	// genesis's validators and those added on the ledger
+	// (members.approve_validator), by key id. A forged record added to
+	// the stored state to pass here fails the state check.
+	validators map[string]validator
+}
+
+type validator struct {
+	name string
+	pub  ed25519.PublicKey
+}
+
+// loadValidators reads the genesis's validators and the validator
+// records in the ledger's latest state.
+func (v *verifier) loadValidators() *Problem {
+	v.validators = map[string]validator{}
+	for _, gv := range v.doc.Validators {
+		pub, err := identity.ParsePublicKey(gv.PublicKey)
+		if err != nil {
+			return problem(0, KindGenesis, "validator %s: %v", gv.Name, err)
+		}
+		v.validators[identity.KeyIDOf(pub)] = validator{gv.Name, pub}
+	}
+	var bad bool
+	err := v.st.Scan(contract.ValidatorKey(""), ^uint64(0), func(_, val []byte) bool {
+		var rec contract.Validator
+		if json.Unmarshal(val, &rec) != nil || len(rec.PublicKey) != ed25519.PublicKeySize || identity.KeyIDOf(rec.PublicKey) != rec.KeyID {
+			bad = true
+			return false
+		}
+		if _, ok := v.validators[rec.KeyID]; !ok {
+			v.validators[rec.KeyID] = validator{rec.Name, bytes.Clone(rec.PublicKey)}
+		}
+		return true
+	})
+	switch {
+	case err != nil:
+		return problem(0, KindState, "reading the validator records: %v", err)
+	case bad:
+		return problem(0, KindState, "a validator record in the stored state is malformed")
+	}
+	return nil
 }
 
 func problem(h uint64, kind, format string, args ...any) *Problem {
@@ -145,6 +188,9 @@ func (v *verifier) run(ctx context.Context, genesisChanges []ledger.Change) *Pro
 	}
 	if !bytes.Equal(stored, canon) {
 		return problem(0, KindGenesis, "the genesis stored in the ledger differs from the genesis document given")
+	}
+	if p := v.loadValidators(); p != nil {
+		return p
 	}
 	heights, p := v.headerHeights()
 	if p != nil {
@@ -490,23 +536,19 @@ func (v *verifier) block(b *loaded, parent chain.Parent, log *txlog.Log, keys []
 	case hdr.Time <= parent.Time:
 		return problem(h, KindHeader, "block time is not after the previous block's"), parent, log
 	}
-	if _, ok := v.doc.ValidatorByKeyID(hdr.Proposer); !ok {
-		return problem(h, KindSignature, "proposer %q is not a validator in the genesis", hdr.Proposer), parent, log
+	if _, ok := v.validators[hdr.Proposer]; !ok {
+		return problem(h, KindSignature, "proposer %q is not a validator in the genesis or the ledger", hdr.Proposer), parent, log
 	}
 	// Solo blocks are signed by their proposer; CometBFT blocks by the
 	// node that stored them (b.sh.Signer), which must be a validator too.
 	signer := b.sh.SignerID()
-	val, ok := v.doc.ValidatorByKeyID(signer)
+	val, ok := v.validators[signer]
 	if !ok {
-		return problem(h, KindSignature, "block signer %q is not a validator in the genesis", signer), parent, log
-	}
-	pub, err := identity.ParsePublicKey(val.PublicKey)
-	if err != nil {
-		return problem(h, KindSignature, "validator key: %v", err), parent, log
+		return problem(h, KindSignature, "block signer %q is not a validator in the genesis or the ledger", signer), parent, log
 	}
 	bh := hdr.Hash()
-	if !identity.Verify(pub, bh[:], b.sh.Signature) {
-		return problem(h, KindSignature, "block signature does not verify with the key of validator %q (%s)", val.Name, signer), parent, log
+	if !identity.Verify(val.pub, bh[:], b.sh.Signature) {
+		return problem(h, KindSignature, "block signature does not verify with the key of validator %q (%s)", val.name, signer), parent, log
 	}
 	if root := ledger.MerkleRoot(b.raw); root != hdr.TxRoot {
 		return problem(h, KindTxRoot, "transactions hash to %s, header says %s (a transaction was changed, added, removed or reordered)", root, hdr.TxRoot), parent, log
