@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/medledger/medledger/internal/contract"
@@ -83,15 +84,7 @@ func ReadSet(r contract.StateReader) ([]SetEntry, error) {
 }
 
 func marshalSet(set []SetEntry) []byte {
-	slices.SortFunc(set, func(a, b SetEntry) int {
-		switch {
-		case a.KeyID < b.KeyID:
-			return -1
-		case a.KeyID > b.KeyID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(set, func(a, b SetEntry) int { return strings.Compare(a.KeyID, b.KeyID) })
 	b, err := json.Marshal(set)
 	if err != nil {
 		panic(err) // cannot happen: plain struct
