@@ -61,7 +61,8 @@ func Sign(t Tx, s Signer) (raw []byte, id Hash, err error) {
 		t.Nonce = binary.BigEndian.Uint64(b[:]) | 1
 	}
 	tx := &ledger.Tx{ChainID: t.ChainID, Contract: t.Contract, Method: t.Method, Payload: t.Payload, Signer: t.Signer, Nonce: t.Nonce}
-	sig, err := s.Sign(tx.SigningBytes())
+	id = tx.ID()
+	sig, err := s.Sign(ledger.SigningMessage(id))
 	if err != nil {
 		return nil, id, err
 	}
@@ -69,7 +70,7 @@ func Sign(t Tx, s Signer) (raw []byte, id Hash, err error) {
 	if err := tx.Validate(); err != nil {
 		return nil, id, err
 	}
-	return tx.Encode(), tx.ID(), nil
+	return tx.Encode(), id, nil
 }
 
 // Client talks to one node's HTTP API.

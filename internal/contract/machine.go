@@ -230,7 +230,7 @@ func (b *Block) Apply(tx *ledger.Tx, id ledger.Hash, verified ed25519.PublicKey)
 	if !signer.Active() {
 		return fail(ledger.Errorf(ledger.CodeSuspendedSigner, "signer %q is suspended", tx.Signer)), nil
 	}
-	if !bytes.Equal(verified, signer.PublicKey) && !identity.Verify(signer.PublicKey, tx.SigningBytes(), tx.Signature) {
+	if !bytes.Equal(verified, signer.PublicKey) && !identity.Verify(signer.PublicKey, ledger.SigningMessage(id), tx.Signature) {
 		return fail(ledger.Errorf(ledger.CodeBadSignature, "signature does not verify with the current key of %q", tx.Signer)), nil
 	}
 	c, ok := b.m.contracts[tx.Contract]

@@ -299,16 +299,12 @@ func TestTxIDCoversEveryUnsignedField(t *testing.T) {
 
 func TestTxIDDomainSeparation(t *testing.T) {
 	tx := sampleTx()
-	sb := tx.SigningBytes()
-	const prefix = "medledger/tx/v1\x00"
-	if !bytes.HasPrefix(sb, []byte(prefix)) {
-		t.Fatalf("SigningBytes() = %q…; want prefix %q", sb[:min(len(sb), 20)], prefix)
-	}
 	unsigned := join(txFields(tx)[:6]...)
-	if got := sb[len(prefix):]; !bytes.Equal(got, unsigned) {
-		t.Errorf("SigningBytes() after prefix = %x; want the canonical fields 1-6 %x", got, unsigned)
-	}
 	id := tx.ID()
+	// The ID is SHA-256 over the domain prefix and fields 1-6, streamed.
+	if want := sha(append([]byte("medledger/tx/v1\x00"), unsigned...)); id != want {
+		t.Errorf("ID() = %v; want sha256(prefix ‖ fields 1-6) = %v", id, want)
+	}
 	for name, h := range map[string]ledger.Hash{
 		"sha256(Encode())":        sha(tx.Encode()),
 		"sha256(fields 1-6)":      sha(unsigned),
@@ -319,8 +315,37 @@ func TestTxIDDomainSeparation(t *testing.T) {
 			t.Errorf("ID() = %s; equals %v (no domain separation)", name, h)
 		}
 	}
-	if id != sha(sb) {
-		t.Errorf("ID() = %v; want sha256(SigningBytes()) = %v", id, sha(sb))
+	// The signed message is a second domain prefix and the ID: never the
+	// ID's own preimage, never another hash's.
+	sb := tx.SigningBytes()
+	const prefix = "medledger/tx-sig/v1\x00"
+	if want := append([]byte(prefix), id[:]...); !bytes.Equal(sb, want) {
+		t.Errorf("SigningBytes() = %x; want prefix ‖ ID = %x", sb, want)
+	}
+}
+
+// TestTxIDLargePayload checks the streamed ID against the plain hash of
+// the encoding for payloads whose length varint takes 1 to 3 bytes.
+func TestTxIDLargePayload(t *testing.T) {
+	for _, n := range []int{0, 127, 128, 16383, 16384, 1 << 20} {
+		tx := sampleTx()
+		tx.Payload = bytes.Repeat([]byte{'x'}, n)
+		unsigned := join(txFields(tx)[:6]...)
+		if got, want := tx.ID(), sha(append([]byte("medledger/tx/v1\x00"), unsigned...)); got != want {
+			t.Errorf("payload %d bytes: ID() = %v; want %v", n, got, want)
+		}
+	}
+}
+
+func TestTxEncodedSize(t *testing.T) {
+	for _, n := range []int{0, 127, 128, 16383, 16384, 1 << 20} {
+		for _, nonce := range []uint64{0, 1, 127, 128, 1 << 63} {
+			tx := sampleTx()
+			tx.Payload, tx.Nonce = bytes.Repeat([]byte{'x'}, n), nonce
+			if got, want := tx.EncodedSize(), len(tx.Encode()); got != want {
+				t.Errorf("payload %d, nonce %d: EncodedSize() = %d; want len(Encode()) = %d", n, nonce, got, want)
+			}
+		}
 	}
 }
 

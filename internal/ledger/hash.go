@@ -62,6 +62,7 @@ func HashFromSlice(b []byte) (Hash, error) {
 // of these, so a digest of one kind can never be replayed as another.
 const (
 	domainTxID    = "medledger/tx/v1\x00"
+	domainTxSig   = "medledger/tx-sig/v1\x00"
 	domainHeader  = "medledger/header/v1\x00"
 	domainApp     = "medledger/app/v1\x00"
 	domainChanges = "medledger/changes/v1\x00"

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // Size limits for transaction fields. MaxTxBytes bounds the whole encoded
@@ -30,7 +32,7 @@ const (
 //	4 payload   bytes   (contract-defined; JSON for the built-in contracts)
 //	5 signer    string  (member id)
 //	6 nonce     uint64  (any value making the transaction unique)
-//	7 signature bytes   (Ed25519, 64 bytes, over SigningBytes)
+//	7 signature bytes   (Ed25519, 64 bytes, over SigningBytes: the ID)
 type Tx struct {
 	ChainID   string
 	Contract  string
@@ -84,18 +86,46 @@ func (tx *Tx) appendUnsigned(b []byte) []byte {
 	return e.b
 }
 
-// SigningBytes returns the bytes a signer signs: a domain prefix followed by
-// the canonical encoding of fields 1-6.
-func (tx *Tx) SigningBytes() []byte {
-	b := make([]byte, 0, len(domainTxID)+len(tx.Payload)+len(tx.ChainID)+len(tx.Contract)+len(tx.Method)+len(tx.Signer)+32)
-	b = append(b, domainTxID...)
-	return tx.appendUnsigned(b)
-}
+// SigningBytes returns the message a signer signs: a domain prefix and the
+// transaction's ID, which commits to fields 1-6. Signing the digest rather
+// than the fields keeps signing and verifying a large transaction (an
+// audit batch of hundreds of events) one SHA-256 pass over its payload
+// instead of Ed25519's SHA-512 passes over a copy of it; the signature is
+// then as strong as SHA-256's collision resistance, which the ID, the
+// transaction log and the block hashes rest on already.
+func (tx *Tx) SigningBytes() []byte { return SigningMessage(tx.ID()) }
 
-// ID returns the transaction's identity: SHA-256 of SigningBytes. The
-// signature is deliberately excluded, so a transaction re-signed (or with a
-// malleated signature) keeps its ID and is caught as a replay.
-func (tx *Tx) ID() Hash { return sha256.Sum256(tx.SigningBytes()) }
+// SigningMessage returns the message signed for the transaction whose ID
+// is id: what SigningBytes returns, for callers that hold the ID already.
+func SigningMessage(id Hash) []byte { return append([]byte(domainTxSig), id[:]...) }
+
+// ID returns the transaction's identity: SHA-256 over a domain prefix and
+// the canonical encoding of fields 1-6, streamed (the payload is not
+// copied). The signature is deliberately excluded, so a transaction
+// re-signed (or with a malleated signature) keeps its ID and is caught as
+// a replay.
+func (tx *Tx) ID() Hash {
+	// Fields 1-3, then field 4's tag and length; the payload itself; then
+	// fields 5-6. The fixed fields are bounded (MaxChainIDLen and
+	// MaxNameLen), so the head fits a small buffer in the common case.
+	var buf [256]byte
+	e := encoder{b: append(buf[:0], domainTxID...)}
+	e.string(1, tx.ChainID)
+	e.string(2, tx.Contract)
+	e.string(3, tx.Method)
+	e.b = protowire.AppendTag(e.b, 4, protowire.BytesType)
+	e.b = protowire.AppendVarint(e.b, uint64(len(tx.Payload)))
+	d := sha256.New()
+	d.Write(e.b)
+	d.Write(tx.Payload)
+	e.b = e.b[:0]
+	e.string(5, tx.Signer)
+	e.uint(6, tx.Nonce)
+	d.Write(e.b)
+	var h Hash
+	d.Sum(h[:0])
+	return h
+}
 
 // Encode returns the canonical encoding of the whole envelope. These are the
 // bytes stored in blocks and hashed as leaves of the transaction log.
@@ -104,6 +134,15 @@ func (tx *Tx) Encode() []byte {
 	e := encoder{b: b}
 	e.bytes(7, tx.Signature)
 	return e.b
+}
+
+// EncodedSize returns len(tx.Encode()) without encoding.
+func (tx *Tx) EncodedSize() int {
+	n := 0
+	for _, l := range [...]int{len(tx.ChainID), len(tx.Contract), len(tx.Method), len(tx.Payload), len(tx.Signer), len(tx.Signature)} {
+		n += 1 + protowire.SizeBytes(l) // every tag here is one byte
+	}
+	return n + 1 + protowire.SizeVarint(tx.Nonce)
 }
 
 // ErrMalformed is wrapped by every DecodeTx failure other than size.
@@ -166,7 +205,7 @@ func (tx *Tx) check() error {
 
 // Validate checks an in-memory Tx the way DecodeTx checks decoded ones.
 func (tx *Tx) Validate() error {
-	if n := len(tx.Encode()); n > MaxTxBytes {
+	if n := tx.EncodedSize(); n > MaxTxBytes {
 		return Errorf(CodeTooLarge, "transaction is %d bytes, limit %d", n, MaxTxBytes)
 	}
 	return tx.check()

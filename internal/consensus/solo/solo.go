@@ -123,6 +123,14 @@ type Sequencer struct {
 	verifyQ chan *item
 	blockQ  chan *item
 	queued  atomic.Int64 // admitted, not yet answered
+	// inBlocks counts the queued transactions already in a built block
+	// awaiting its commit; freed is signalled (without blocking) each
+	// time the committer finishes a block. The sequencer builds at once
+	// when nothing else is on its way and the committer is idle, and
+	// while the committer is busy collects until it is free: the block
+	// could not be written earlier anyway, and is bigger for the wait.
+	inBlocks atomic.Int64
+	freed    chan struct{}
 
 	// alive is held (read) by every admission until its transactions are
 	// queued; Close takes it (write) after marking the sequencer failed,
@@ -184,6 +192,7 @@ func New(cfg Config, deps Deps) (*Sequencer, error) {
 		parent:  parentOf(deps),
 		flight:  &inflight{base: deps.Store},
 		commitQ: make(chan *built, 1),
+		freed:   make(chan struct{}, 1),
 		commitD: make(chan struct{}),
 		commit:  deps.Store.Commit,
 		stop:    make(chan struct{}),
@@ -396,7 +405,7 @@ func (s *Sequencer) settle(items []*item) error {
 				it.signerErr = admit.UnknownSigner(it.tx)
 			case !m.Active():
 				it.signerErr = admit.SuspendedSigner(it.tx)
-			case !identity.Verify(m.PublicKey, it.tx.SigningBytes(), it.tx.Signature):
+			case !identity.Verify(m.PublicKey, ledger.SigningMessage(it.id), it.tx.Signature):
 				it.signerErr = admit.BadSignature(it.tx)
 			default:
 				it.key, it.signerErr = m.PublicKey, nil
@@ -431,7 +440,7 @@ func (s *Sequencer) verifyAll(items []*item) []bool {
 			idx := make([]int, 0, hi-lo)
 			for i := lo; i < hi; i++ {
 				if it := items[i]; it != nil && it.key != nil {
-					bv.AddCached(&s.keys, it.key, it.tx.SigningBytes(), it.tx.Signature)
+					bv.AddCached(&s.keys, it.key, ledger.SigningMessage(it.id), it.tx.Signature)
 					idx = append(idx, i)
 				}
 			}
@@ -545,7 +554,7 @@ func (s *Sequencer) verifier() {
 		}
 		bv := identity.NewBatch(len(batch))
 		for _, it := range batch {
-			bv.AddCached(&s.keys, it.key, it.tx.SigningBytes(), it.tx.Signature)
+			bv.AddCached(&s.keys, it.key, ledger.SigningMessage(it.id), it.tx.Signature)
 		}
 		ok := bv.Verify()
 		for i, it := range batch {
@@ -600,12 +609,15 @@ func (s *Sequencer) sequence() {
 			case it := <-s.blockQ:
 				batch = append(batch, it)
 			default:
-				if len(s.blockQ) == 0 && len(s.verifyQ) == 0 && s.Queued() <= len(batch) {
-					break collect // nothing else is on its way
+				inBlocks := int(s.inBlocks.Load())
+				if len(s.blockQ) == 0 && len(s.verifyQ) == 0 && s.Queued()-inBlocks <= len(batch) && inBlocks == 0 {
+					break collect // nothing else is on its way, and the committer is idle
 				}
 				select {
 				case it := <-s.blockQ:
 					batch = append(batch, it)
+				case <-s.freed:
+					// the committer finished a block: look again
 				case <-timer.C:
 					break collect
 				case <-s.stop:
@@ -625,9 +637,11 @@ func (s *Sequencer) sequence() {
 			s.fail(batch, err)
 			return
 		}
+		s.inBlocks.Add(int64(len(batch)))
 		select {
 		case s.commitQ <- b:
 		case <-s.stop:
+			s.inBlocks.Add(-int64(len(batch)))
 			s.fail(batch, errors.New("node is shutting down"))
 			return
 		}
@@ -727,6 +741,7 @@ func (s *Sequencer) committer() {
 			}
 		}
 		if failed != nil {
+			s.inBlocks.Add(-int64(len(b.items)))
 			s.fail(b.items, failed)
 			continue
 		}
@@ -743,6 +758,11 @@ func (s *Sequencer) committer() {
 				s.deps.Observer.TxCommitted(r.Result.Code, now.Sub(it.admitted))
 			}
 			it.done <- outcome{r: r}
+		}
+		s.inBlocks.Add(-int64(len(b.items)))
+		select {
+		case s.freed <- struct{}{}:
+		default:
 		}
 		if s.deps.Observer != nil {
 			s.deps.Observer.BlockCommitted(len(b.items), time.Since(b.start))

@@ -510,7 +510,7 @@ func (v *verifier) startSigs(b *loaded) *sigJob {
 			defer j.wg.Done()
 			bv := identity.NewBatch(hi - lo)
 			for i := lo; i < hi; i++ {
-				bv.AddCached(&v.keys, cand[i], b.txs[i].SigningBytes(), b.txs[i].Signature)
+				bv.AddCached(&v.keys, cand[i], ledger.SigningMessage(b.ids[i]), b.txs[i].Signature)
 			}
 			for k, ok := range bv.Verify() {
 				if ok {
