@@ -26,3 +26,31 @@ func TestLatencyHist(t *testing.T) {
 		t.Errorf("after merge n = %d, max = %v", h.n, h.quantile(1))
 	}
 }
+
+// TestBenchFHIRSmall runs bench fhir end to end on a tiny data set, with
+// and without authentication: every request must succeed, and with
+// authentication every read and search must have left an AuditEvent.
+func TestBenchFHIRSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node and imports patients")
+	}
+	for _, auth := range []bool{false, true} {
+		o := FHIRBenchOptions{Patients: 4, Creates: 40, Reads: 120, Searches: 10, Clients: 4, SearchClients: 2, Auth: auth, Dir: t.TempDir()}
+		res, err := BenchFHIR(t.Context(), o)
+		if err != nil {
+			t.Fatalf("auth=%v: %v", auth, err)
+		}
+		if res.Failed != 0 {
+			t.Errorf("auth=%v: %d requests failed", auth, res.Failed)
+		}
+		if res.ImportPatients != 4 || res.ImportResources < 4 || res.Creates != 40 || res.Reads != 120 || res.Searches != 10 {
+			t.Errorf("auth=%v: counts %+v", auth, res)
+		}
+		if res.ReadsPerS <= 0 || res.ReadP99ms <= 0 || res.ReadP99ms < res.ReadP50ms {
+			t.Errorf("auth=%v: read figures %v/s p50 %v p99 %v", auth, res.ReadsPerS, res.ReadP50ms, res.ReadP99ms)
+		}
+		if want := o.Reads + o.Searches; auth && res.AuditEvents < want {
+			t.Errorf("auth=%v: %d AuditEvents; want at least one per read and search (%d)", auth, res.AuditEvents, want)
+		}
+	}
+}

@@ -123,7 +123,12 @@ func BenchFHIR(ctx context.Context, o FHIRBenchOptions) (*FHIRBenchResult, error
 	defer cancel()
 	go n.Serve(sctx, ln)
 	base := "http://" + ln.Addr().String() + "/fhir"
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Clients, MaxConnsPerHost: o.Clients}, Timeout: 2 * time.Minute}
+	// The load generator shares the node's cores, so it stays lean: one
+	// transport called directly (no redirects to follow, no per-request
+	// deadline timer), header maps built once per token, and read
+	// bodies discarded as they arrive.
+	tr := &http.Transport{MaxIdleConnsPerHost: o.Clients, MaxConnsPerHost: o.Clients, ResponseHeaderTimeout: 2 * time.Minute}
+	defer tr.CloseIdleConnections()
 	res := &FHIRBenchResult{Cores: runtime.NumCPU(), Clients: o.Clients, Transport: "http", EachWriteDurable: true, Auth: o.Auth}
 	var failed atomic.Int64
 	var token atomic.Pointer[string] // the bearer token of the phase
@@ -136,21 +141,47 @@ func BenchFHIR(ctx context.Context, o FHIRBenchOptions) (*FHIRBenchResult, error
 		token.Store(&t)
 	}
 
-	do := func(method, url string, body []byte) (int, []byte, time.Duration) {
-		req, _ := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	type headers struct {
+		token     *string
+		get, post http.Header
+	}
+	var hdrs atomic.Pointer[headers]
+	headersFor := func(body bool) http.Header {
+		t := token.Load()
+		h := hdrs.Load()
+		if h == nil || h.token != t {
+			h = &headers{token: t, get: http.Header{}, post: http.Header{"Content-Type": {"application/fhir+json"}}}
+			if t != nil {
+				h.get["Authorization"] = []string{"Bearer " + *t}
+				h.post["Authorization"] = h.get["Authorization"]
+			}
+			hdrs.Store(h)
+		}
+		if body {
+			return h.post
+		}
+		return h.get
+	}
+	// do sends one request; the answer's body is returned unless discard.
+	do := func(method, url string, body []byte, discard bool) (int, []byte, time.Duration) {
+		var rd io.Reader
 		if body != nil {
-			req.Header.Set("Content-Type", "application/fhir+json")
+			rd = bytes.NewReader(body)
 		}
-		if t := token.Load(); t != nil {
-			req.Header.Set("Authorization", "Bearer "+*t)
-		}
+		req, _ := http.NewRequestWithContext(ctx, method, url, rd)
+		req.Header = headersFor(body != nil) // shared, never modified
 		t0 := time.Now()
-		resp, err := hc.Do(req)
+		resp, err := tr.RoundTrip(req)
 		if err != nil {
 			failed.Add(1)
 			return 0, nil, time.Since(t0)
 		}
-		b, _ := io.ReadAll(resp.Body)
+		var b []byte
+		if discard {
+			io.Copy(io.Discard, resp.Body)
+		} else {
+			b, _ = io.ReadAll(resp.Body)
+		}
 		resp.Body.Close()
 		d := time.Since(t0)
 		if resp.StatusCode >= 300 {
@@ -197,7 +228,7 @@ func BenchFHIR(ctx context.Context, o FHIRBenchOptions) (*FHIRBenchResult, error
 	var resources atomic.Int64
 	d := parallel("import", o.Patients, func(i int) {
 		b, _ := gen.Patient(i)
-		st, body, _ := do(http.MethodPost, base, b)
+		st, body, _ := do(http.MethodPost, base, b, false)
 		if st != http.StatusOK {
 			return
 		}
@@ -234,7 +265,7 @@ func BenchFHIR(ctx context.Context, o FHIRBenchOptions) (*FHIRBenchResult, error
 			`"code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]},"subject":{"reference":"Patient/%s"},`+
 			`"effectiveDateTime":"2025-%02d-%02dT08:00:00Z","valueQuantity":{"value":%d,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}`,
 			pid, 1+i%12, 1+i%28, 55+i%40)
-		st, body, lat := do(http.MethodPost, base+"/Observation", []byte(obs))
+		st, body, lat := do(http.MethodPost, base+"/Observation", []byte(obs), false)
 		mu.Lock()
 		createH.add(lat, 1)
 		mu.Unlock()
@@ -251,7 +282,7 @@ func BenchFHIR(ctx context.Context, o FHIRBenchOptions) (*FHIRBenchResult, error
 	if o.Auth {
 		audits0 := n.auditCount()
 		if err := benchPractitioner(ctx, n, &token, patientIDs, func(body []byte) (int, []byte) {
-			st, b, _ := do(http.MethodPost, base, body)
+			st, b, _ := do(http.MethodPost, base, body, false)
 			return st, b
 		}); err != nil {
 			return nil, err
@@ -263,7 +294,7 @@ func BenchFHIR(ctx context.Context, o FHIRBenchOptions) (*FHIRBenchResult, error
 	var readH latencyHist
 	d = parallel("read", o.Reads, func(i int) {
 		id := createdIDs[rand.IntN(len(createdIDs))]
-		_, _, lat := do(http.MethodGet, base+"/Observation/"+id, nil)
+		_, _, lat := do(http.MethodGet, base+"/Observation/"+id, nil, true)
 		mu.Lock()
 		readH.add(lat, 1)
 		mu.Unlock()
@@ -284,7 +315,7 @@ func BenchFHIR(ctx context.Context, o FHIRBenchOptions) (*FHIRBenchResult, error
 		},
 	}
 	parallel("search", o.Searches, func(i int) {
-		_, _, lat := do(http.MethodGet, base+queries[i%len(queries)](i), nil)
+		_, _, lat := do(http.MethodGet, base+queries[i%len(queries)](i), nil, true)
 		mu.Lock()
 		searchH.add(lat, 1)
 		mu.Unlock()
