@@ -427,3 +427,45 @@ func (s *authServer) checkProof(ev map[string]any) {
 	}
 	s.t.Errorf("AuditEvent %v has no inclusion proof", ev["id"])
 }
+
+// TestConditionalMatchAudited checks that the search behind a conditional
+// create in a transaction Bundle, and behind a conditional update, is
+// audited with what it matched: it tells the caller that a record exists.
+func TestConditionalMatchAudited(t *testing.T) {
+	s := newAuthServer(t)
+	sys := s.token(s.admin, "system/*.cruds")
+	aud := s.token(s.enrol("audit", "auditor", ""), "user/*.rs")
+	p := s.create(sys, "Patient", `{"resourceType":"Patient","identifier":[{"system":"urn:mrn","value":"cond-1"}],"name":[{"family":"Cond"}]}`)
+	events := func() int {
+		a := s.req("GET", "/fhir/AuditEvent?patient="+p+"&_count=200", aud, "")
+		if a.status != 200 {
+			t.Fatalf("listing audit events: %d %s", a.status, a.raw)
+		}
+		return total(a)
+	}
+	for _, tc := range []struct{ name, entry string }{
+		{"conditional create", `{"resource":{"resourceType":"Patient","name":[{"family":"Cond"}]},"request":{"method":"POST","url":"Patient","ifNoneExist":"identifier=urn:mrn|cond-1"}}`},
+		{"conditional update", `{"resource":{"resourceType":"Patient","identifier":[{"system":"urn:mrn","value":"cond-1"}],"name":[{"family":"Cond"}]},"request":{"method":"PUT","url":"Patient?identifier=urn:mrn|cond-1"}}`},
+	} {
+		before := events()
+		a := s.req("POST", "/fhir", sys, `{"resourceType":"Bundle","type":"transaction","entry":[`+tc.entry+`]}`)
+		if a.status != 200 || !strings.Contains(string(a.raw), "Patient/"+p+"/_history/") {
+			t.Fatalf("%s: %d %s", tc.name, a.status, a.raw)
+		}
+		// The listing itself is audited too (after its answer is made),
+		// so the search shows as one more event than the listing before.
+		after := s.req("GET", "/fhir/AuditEvent?patient="+p+"&_count=200", aud, "")
+		found := false
+		for _, e := range after.body["entry"].([]any) {
+			ev := e.(map[string]any)["resource"].(map[string]any)
+			sub, _ := json.Marshal(ev["subtype"])
+			ent, _ := json.Marshal(ev["entity"])
+			if strings.Contains(string(sub), `"search-type"`) && strings.Contains(string(ent), `"Patient/`+p+`"`) {
+				found = true
+			}
+		}
+		if total(after) < before+2 || !found {
+			t.Errorf("%s: audit events %d → %d; want the conditional search (subtype search-type, entity Patient/%s) among them", tc.name, before, total(after), p)
+		}
+	}
+}

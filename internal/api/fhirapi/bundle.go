@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/medledger/medledger/internal/access"
+	"github.com/medledger/medledger/internal/contracts/audit"
 	"github.com/medledger/medledger/internal/contracts/records"
 	"github.com/medledger/medledger/internal/fhir"
 	"github.com/medledger/medledger/internal/fhir/search"
@@ -197,10 +198,11 @@ func rewriteRefs(v any, ids map[string]string) {
 	}
 }
 
-// findOne resolves a conditional create's search: nil when nothing
-// matches, an error when several do. Only resources the caller may read
-// match: a hidden one is as good as absent, which never tells the caller
-// it exists.
+// findOne resolves a conditional create's or update's search: nil when
+// nothing matches, an error when several do. Only resources the caller
+// may read match: a hidden one is as good as absent, which never tells
+// the caller it exists. The search is an access like any other and is
+// audited (with what it matched) before its answer is used.
 func (s *Server) findOne(r *http.Request, typ, query string) (*rec.Meta, *apiError) {
 	if s.deps.Index == nil {
 		return nil, outcome(http.StatusNotImplemented, "not-supported", "", "conditional create needs search, which this server does not offer")
@@ -215,6 +217,17 @@ func (s *Server) findOne(r *http.Request, typ, query string) (*rec.Meta, *apiErr
 		return nil, outcome(http.StatusBadRequest, "invalid", "", "ifNoneExist: %v", err)
 	}
 	ids := res.IDs
+	if c := callerOf(r); c != nil {
+		var refs, patients []string
+		for _, id := range ids {
+			p, _ := s.headPatient(typ, id)
+			refs, patients = append(refs, typ+"/"+id), append(patients, p)
+		}
+		d := access.Decision{Allow: true, Reason: "conditional request's search, filtered by the access rules"}
+		if s.record(r, c, access.Search, typ, refs, patients, d, audit.OutcomeSuccess) != nil {
+			return nil, auditFailed()
+		}
+	}
 	switch len(ids) {
 	case 0:
 		return nil, nil
