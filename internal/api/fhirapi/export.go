@@ -532,25 +532,31 @@ func (e *exporter) writeType(ctx context.Context, j *exportJob, i int, typ strin
 		return exportFile{}, err
 	}
 	var filter func(string) bool
+	var dec *decider
 	patients := map[string]bool{} // whose records this file holds, for the audit trail
 	if c := j.caller; c != nil {
-		filter = e.s.filterFor(&grant{c: c, g: c.p.Scopes.Allows(typ, "rs"), typ: typ, in: access.Export})
+		g := &grant{c: c, g: c.p.Scopes.Allows(typ, "rs"), typ: typ, in: access.Export}
+		filter, dec = e.s.filterFor(g), e.s.decider(g)
 	}
 	err = e.s.eachMatch(ctx, typ, q, filter, func(id string, v uint64) error {
-		js, err := e.s.versionAt(typ, id, v, j.txTime, j.since)
+		patient, js, err := e.s.versionAt(typ, id, v, j.txTime, j.since)
 		switch {
 		case err != nil:
 			return unreadable(typ, id, err)
 		case js == nil:
 			return nil
 		}
+		// The index's filter decided on the record's current patient;
+		// the version exported (as of the job's snapshot) may have been
+		// about another, and is decided on its own.
+		if dec != nil && !dec.decide(patient).Allow {
+			return nil
+		}
 		if err := fw.putRaw(js); err != nil {
 			return err
 		}
-		if j.caller != nil {
-			if p, ok := e.s.headPatient(typ, id); ok && p != "" {
-				patients[p] = true
-			}
+		if j.caller != nil && patient != "" {
+			patients[patient] = true
 		}
 		if fw.n%exportPage == 0 {
 			e.setProgress(j, "%s: %d resources written; %d of %d types done", typ, fw.n, i, len(j.types))
@@ -573,35 +579,35 @@ func (e *exporter) writeType(ctx context.Context, j *exportJob, i int, typ strin
 }
 
 // versionAt returns the JSON of the version of a resource current at t,
-// starting from version v (the one the index holds): nil if the resource
-// was created or deleted after t, or if that version was last updated
-// before since.
-func (s *Server) versionAt(typ, id string, v uint64, t, since time.Time) ([]byte, error) {
+// starting from version v (the one the index holds), and the patient that
+// version is about: nil if the resource was created or deleted after t,
+// or if that version was last updated before since.
+func (s *Server) versionAt(typ, id string, v uint64, t, since time.Time) (string, []byte, error) {
 	m, js, _, err := s.deps.Service.VRead(typ, id, v)
 	if err != nil {
 		if errors.Is(err, rec.ErrGone) || errors.Is(err, rec.ErrNotFound) {
-			return nil, nil
+			return "", nil, nil
 		}
-		return nil, err
+		return "", nil, err
 	}
 	if m.LastUpdated.After(t) {
 		// Changed after the snapshot: find the version of that instant.
 		hist, err := s.deps.Service.History(typ, id)
 		if err != nil {
-			return nil, err
+			return "", nil, err
 		}
 		i := slices.IndexFunc(hist, func(h rec.Meta) bool { return !h.LastUpdated.After(t) })
 		if i < 0 || hist[i].Deleted {
-			return nil, nil
+			return "", nil, nil
 		}
 		if m, js, _, err = s.deps.Service.VRead(typ, id, hist[i].Version); err != nil {
-			return nil, err
+			return "", nil, err
 		}
 	}
 	if !since.IsZero() && m.LastUpdated.Before(since) {
-		return nil, nil
+		return "", nil, nil
 	}
-	return js, nil
+	return patientOfSubject(m.Subject), js, nil
 }
 
 // eachMatch calls fn with every resource of typ matching q and the version
