@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/medledger/medledger/internal/access"
 	"github.com/medledger/medledger/internal/contracts/audit"
@@ -81,6 +82,18 @@ type planned struct {
 // plan turns entries into writes: assigns ids to POSTs, resolves urn:uuid
 // references, and runs conditional creates.
 func (s *Server) plan(r *http.Request, entries []bundleEntry) ([]planned, *apiError) {
+	var searches auditQueue // the conditional searches, audited together before any answer
+	out, err := s.planEntries(r, entries, &searches)
+	if err != nil {
+		return nil, err
+	}
+	if err := searches.record(r, s); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Server) planEntries(r *http.Request, entries []bundleEntry, searches *auditQueue) ([]planned, *apiError) {
 	ids := make(map[string]string, len(entries)) // fullUrl → "Type/id"
 	out := make([]planned, len(entries))
 	for i, e := range entries {
@@ -122,7 +135,7 @@ func (s *Server) plan(r *http.Request, entries []bundleEntry) ([]planned, *apiEr
 			res.ID = rec.NewID()
 			out[i].op = rec.Op{Kind: records.OpCreate, Resource: res}
 			if e.Request.IfNoneExist != "" {
-				m, err := s.findOne(r, typ, e.Request.IfNoneExist)
+				m, err := s.findOne(r, typ, e.Request.IfNoneExist, searches)
 				if err != nil {
 					return nil, err
 				}
@@ -135,7 +148,7 @@ func (s *Server) plan(r *http.Request, entries []bundleEntry) ([]planned, *apiEr
 			if _, query, cond := strings.Cut(path, "?"); cond && id == "" {
 				// Conditional update: no match creates, one match updates
 				// it, several are an error (FHIR 3.1.0.4.1).
-				m, err := s.findOne(r, typ, query)
+				m, err := s.findOne(r, typ, query, searches)
 				if err != nil {
 					return nil, err
 				}
@@ -202,8 +215,9 @@ func rewriteRefs(v any, ids map[string]string) {
 // nothing matches, an error when several do. Only resources the caller
 // may read match: a hidden one is as good as absent, which never tells
 // the caller it exists. The search is an access like any other and is
-// audited (with what it matched) before its answer is used.
-func (s *Server) findOne(r *http.Request, typ, query string) (*rec.Meta, *apiError) {
+// audited (with what it matched) before its answer is disclosed: at once,
+// or with q's other searches when q is not nil.
+func (s *Server) findOne(r *http.Request, typ, query string, later *auditQueue) (*rec.Meta, *apiError) {
 	if s.deps.Index == nil {
 		return nil, outcome(http.StatusNotImplemented, "not-supported", "", "conditional create needs search, which this server does not offer")
 	}
@@ -224,7 +238,10 @@ func (s *Server) findOne(r *http.Request, typ, query string) (*rec.Meta, *apiErr
 			refs, patients = append(refs, typ+"/"+id), append(patients, p)
 		}
 		d := access.Decision{Allow: true, Reason: "conditional request's search, filtered by the access rules"}
-		if s.record(r, c, access.Search, typ, refs, patients, d, audit.OutcomeSuccess) != nil {
+		write := func() error { return s.record(r, c, access.Search, typ, refs, patients, d, audit.OutcomeSuccess) }
+		if later != nil {
+			*later = append(*later, write)
+		} else if write() != nil {
 			return nil, auditFailed()
 		}
 	}
@@ -239,6 +256,24 @@ func (s *Server) findOne(r *http.Request, typ, query string) (*rec.Meta, *apiErr
 		return &rec.Meta{Type: typ, ID: ids[0], Version: h.Version}, nil
 	}
 	return nil, outcome(http.StatusPreconditionFailed, "multiple-matches", "", "ifNoneExist matches more than one resource")
+}
+
+// auditQueue holds audit records to write together: concurrently, so
+// that the node's audit batcher puts them in one transaction and they
+// cost one commit rather than one each.
+type auditQueue []func() error
+
+func (q auditQueue) record(r *http.Request, s *Server) *apiError {
+	errs := make([]error, len(q))
+	var wg sync.WaitGroup
+	for i, write := range q {
+		wg.Go(func() { errs[i] = write() })
+	}
+	wg.Wait()
+	if errors.Join(errs...) != nil {
+		return auditFailed()
+	}
+	return nil
 }
 
 func entryResponse(status string, m rec.Meta, r *http.Request) map[string]any {

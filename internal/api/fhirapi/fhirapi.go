@@ -405,7 +405,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		// 412, none → create; atomic with the write.
 		s.condMu.Lock()
 		defer s.condMu.Unlock()
-		m, e := s.findOne(r, typ, strings.TrimPrefix(ine, typ+"?"))
+		m, e := s.findOne(r, typ, strings.TrimPrefix(ine, typ+"?"), nil)
 		if e != nil {
 			s.fail(w, r, e)
 			return
