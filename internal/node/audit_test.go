@@ -66,8 +66,12 @@ func TestAuditTrailDurableAndVerified(t *testing.T) {
 	n, closeNode = th.open(t)
 	// The trail's indexes, read from the reopened ledger.
 	var ids []string
-	n.Store().Scan([]byte("audit/"+audit.TimePrefix), ^uint64(0), func(_, v []byte) bool {
-		ids = append(ids, string(v))
+	n.Store().Scan([]byte("audit/"+audit.TimePrefix), ^uint64(0), func(k, v []byte) bool {
+		evs, err := audit.IndexEvents(k, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, evs...)
 		return true
 	})
 	if len(ids) < 3 {

@@ -384,6 +384,6 @@ func benchPractitioner(ctx context.Context, n *Node, token *atomic.Pointer[strin
 // auditCount counts the AuditEvents on the ledger.
 func (n *Node) auditCount() int {
 	c := 0
-	n.store.Scan([]byte("audit/"+audit.TimePrefix), ^uint64(0), func(_, _ []byte) bool { c++; return true })
+	n.store.Scan([]byte("audit/"+audit.TimePrefix), ^uint64(0), func(_, v []byte) bool { c += audit.IndexCount(v); return true })
 	return c
 }

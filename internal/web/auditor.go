@@ -230,7 +230,7 @@ func (s *Server) serveActivity(w http.ResponseWriter, r *http.Request, c *call) 
 		truncate bool
 		bad      error
 	)
-	err := s.deps.State.Scan([]byte("audit/"+audit.TimePrefix), func(k, _ []byte) bool {
+	err := s.deps.State.Scan([]byte("audit/"+audit.TimePrefix), func(k, v []byte) bool {
 		if scanned++; scanned > maxActivityScan {
 			truncate = true
 			return false
@@ -259,7 +259,7 @@ func (s *Server) serveActivity(w http.ResponseWriter, r *http.Request, c *call) 
 			}
 		}
 		if lastDay >= 0 && lastDay < activityDays {
-			counts[lastDay].Count++
+			counts[lastDay].Count += audit.IndexCount(v) // an entry names its transaction's events
 		}
 		return true
 	})

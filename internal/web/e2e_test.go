@@ -170,8 +170,12 @@ func (d *demoNode) openAlert(t *testing.T) {
 	clinician := d.member("demo-clinician")
 	var events []string
 	st := d.n.Store()
-	err := st.Scan([]byte("audit/"+audit.MemberPrefix(clinician)), ^uint64(0), func(_, v []byte) bool {
-		events = append(events, string(v))
+	err := st.Scan([]byte("audit/"+audit.MemberPrefix(clinician)), ^uint64(0), func(k, v []byte) bool {
+		evs, err := audit.IndexEvents(k, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, evs...)
 		return len(events) < 20
 	})
 	if err != nil || len(events) == 0 {

@@ -157,13 +157,28 @@ func (s *Server) searchAuditEvents(w http.ResponseWriter, r *http.Request) {
 		st = s.deps.Ledger
 	}
 	if st != nil {
-		err := st.Scan([]byte("audit/"+prefix), func(_, v []byte) bool {
-			if total >= offset && len(ids) < count {
-				ids = append(ids, string(v))
+		var bad error
+		err := st.Scan([]byte("audit/"+prefix), func(k, v []byte) bool {
+			// An entry names one or more events of its transaction.
+			n := audit.IndexCount(v)
+			if total+n > offset && len(ids) < count {
+				evs, err := audit.IndexEvents(k, v)
+				if err != nil {
+					bad = err
+					return false
+				}
+				for j, id := range evs {
+					if total+j >= offset && len(ids) < count {
+						ids = append(ids, id)
+					}
+				}
 			}
-			total++
+			total += n
 			return true
 		})
+		if err == nil {
+			err = bad
+		}
 		if err != nil {
 			s.fail(w, r, s.classify(err))
 			return

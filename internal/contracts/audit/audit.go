@@ -14,6 +14,7 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
@@ -215,6 +216,43 @@ type Batch struct {
 // MaxBatch bounds the events of one record_batch.
 const MaxBatch = 512
 
+// indexAlone is the value of an index entry for an event recorded alone
+// (audit.record): the transaction is the event.
+const indexAlone = "*"
+
+// IndexEvents returns the ids of the events an index entry names. key is
+// the entry's key (with or without the namespace; its last segment is the
+// transaction hash in hex) and value its value: "*" for an event recorded
+// alone, else the indexes of the batch's events, comma-separated and
+// ascending.
+func IndexEvents(key, value []byte) ([]string, error) {
+	k := string(key)
+	tx, err := ledger.ParseHash(k[strings.LastIndexByte(k, '/')+1:])
+	if err != nil {
+		return nil, fmt.Errorf("audit index entry: %w", err)
+	}
+	if string(value) == indexAlone {
+		return []string{tx.String()}, nil
+	}
+	out := make([]string, 0, IndexCount(value))
+	for s := range strings.SplitSeq(string(value), ",") {
+		i, err := strconv.Atoi(s)
+		if err != nil || i < 0 || i >= MaxBatch {
+			return nil, errors.New("audit index entry: not a list of event indexes")
+		}
+		out = append(out, BatchEventID(tx, i))
+	}
+	return out, nil
+}
+
+// IndexCount returns how many events an index entry's value names.
+func IndexCount(value []byte) int {
+	if len(value) == 0 {
+		return 0
+	}
+	return bytes.Count(value, []byte{','}) + 1
+}
+
 // BatchEventID is the id of the i-th event of batch transaction tx: the
 // transaction hash in unpadded lower-case base32 (52 characters), "-",
 // and i, which fits FHIR's 64-character ids and names the transaction
@@ -279,20 +317,44 @@ func record(c *contract.Context, events []Event, batch bool) error {
 	if err := c.Allow("audit.record", map[string]any{"action": e0.Action, "outcome": e0.Outcome}, nil); err != nil {
 		return err
 	}
-	base := indexSuffix(c.Height, c.TxID)
-	for i := range events {
-		e := &events[i]
-		suffix, id := base, []byte(c.TxID.String())
-		if batch {
-			suffix = base + "/" + fmt.Sprintf("%03d", i)
-			id = []byte(BatchEventID(c.TxID, i))
-		}
-		c.Set(TimePrefix+suffix, id)
+	// One entry per index and transaction, naming the transaction's
+	// events it holds (see IndexEvents): a batch of 60 accesses by one
+	// practitioner writes one time and one member entry, not 60 each.
+	suffix := indexSuffix(c.Height, c.TxID)
+	if !batch {
+		e := &events[0]
+		c.Set(TimePrefix+suffix, []byte(indexAlone))
 		if m := e.Requestor(); m != "" {
-			c.Set(MemberPrefix(m)+suffix, id)
+			c.Set(MemberPrefix(m)+suffix, []byte(indexAlone))
 		}
 		for _, p := range e.Patients() {
-			c.Set(PatientPrefix(p)+suffix, id)
+			c.Set(PatientPrefix(p)+suffix, []byte(indexAlone))
+		}
+	} else {
+		var keys []string // in order of first appearance: deterministic
+		lists := map[string][]byte{}
+		add := func(k string, i int) {
+			l, seen := lists[k]
+			if !seen {
+				keys = append(keys, k)
+			} else {
+				l = append(l, ',')
+			}
+			lists[k] = strconv.AppendInt(l, int64(i), 10)
+		}
+		tk := TimePrefix + suffix
+		for i := range events {
+			e := &events[i]
+			add(tk, i)
+			if m := e.Requestor(); m != "" {
+				add(MemberPrefix(m)+suffix, i)
+			}
+			for _, p := range e.Patients() {
+				add(PatientPrefix(p)+suffix, i)
+			}
+		}
+		for _, k := range keys {
+			c.Set(k, lists[k])
 		}
 	}
 	if batch {

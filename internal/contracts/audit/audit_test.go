@@ -272,7 +272,14 @@ func TestRecordDenied(t *testing.T) {
 func scan(t *testing.T, f *ct.Fixture, prefix string) []string {
 	t.Helper()
 	var out []string
-	if err := f.State.Scan([]byte("audit/"+prefix), func(_, v []byte) bool { out = append(out, string(v)); return true }); err != nil {
+	if err := f.State.Scan([]byte("audit/"+prefix), func(k, v []byte) bool {
+		evs, err := audit.IndexEvents(k, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, evs...)
+		return true
+	}); err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -302,8 +309,8 @@ func TestIndex(t *testing.T) {
 		t.Errorf("one event wrote %s; want the time, member and patient index entries", ct.FmtChanges(got))
 	}
 	for _, c := range b.Changes() {
-		if string(c.Value) != ids[0] {
-			t.Errorf("index entry %q = %q; want the tx id %s", c.Key, c.Value, ids[0])
+		if evs, err := audit.IndexEvents(c.Key, c.Value); err != nil || !slices.Equal(evs, ids[:1]) {
+			t.Errorf("index entry %q = %q names %q, %v; want the tx id %s", c.Key, c.Value, evs, err, ids[0])
 		}
 		if bytes.Contains(c.Key, []byte(ct.PHI)) {
 			t.Errorf("index key %q holds personal data", c.Key)
@@ -516,6 +523,95 @@ func FuzzMemberPrefix(f *testing.F) {
 		}
 		if pa, pb := audit.MemberPrefix(a), audit.MemberPrefix(b); strings.HasPrefix(pb, pa) || strings.HasPrefix(pa, pb) {
 			t.Errorf("MemberPrefix(%q) = %q and MemberPrefix(%q) = %q overlap", a, pa, b, pb)
+		}
+	})
+}
+
+// TestBatchIndex checks that a batch writes one entry per index and
+// transaction, naming its events in order, and that listings expand them.
+func TestBatchIndex(t *testing.T) {
+	f := ct.NewFixture(t, audit.Contract{})
+	locum := with(func(e *audit.Event) { e.Agent[0].Who.Identifier.Value = "st-mary/dr-who/locum" })
+	other := with(func(e *audit.Event) { e.Entity[0].What.Identifier.Value = pt2 })
+	batch := audit.Batch{Events: []audit.Event{*event(), *other, *locum}}
+	b := f.Begin()
+	tx := f.Tx(ct.Call{Signer: node, Contract: "audit", Method: "record_batch", Payload: batch})
+	if r := f.Apply(b, tx); r.Code != ledger.CodeOK {
+		t.Fatalf("record_batch = %s %q", r.Code, r.Message)
+	}
+	want := map[string]string{ // index → value
+		audit.TimePrefix:                           "0,1,2",
+		audit.MemberPrefix("st-mary/dr-who"):       "0,1",
+		audit.MemberPrefix("st-mary/dr-who/locum"): "2",
+		audit.PatientPrefix(pt):                    "0,2",
+		audit.PatientPrefix(pt2):                   "1",
+	}
+	if got := b.Changes(); len(got) != len(want) {
+		t.Errorf("a batch of 3 wrote %s; want %d index entries", ct.FmtChanges(got), len(want))
+	}
+	for _, c := range b.Changes() {
+		found := false
+		for prefix, v := range want {
+			if strings.HasPrefix(string(c.Key), "audit/"+prefix) && !strings.Contains(string(c.Key)[len("audit/"+prefix):], "|") {
+				found = true
+				if string(c.Value) != v {
+					t.Errorf("entry %q = %q; want %q", c.Key, c.Value, v)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("unexpected entry %q", c.Key)
+		}
+	}
+	f.Commit(b)
+	id := func(i int) string { return audit.BatchEventID(tx.ID(), i) }
+	for prefix, evs := range map[string][]string{
+		audit.TimePrefix:                     {id(0), id(1), id(2)},
+		audit.MemberPrefix("st-mary/dr-who"): {id(0), id(1)},
+		audit.PatientPrefix(pt):              {id(0), id(2)},
+		audit.PatientPrefix(pt2):             {id(1)},
+	} {
+		if got := scan(t, f, prefix); !slices.Equal(got, evs) {
+			t.Errorf("Scan(audit/%s) = %q; want %q", prefix, got, evs)
+		}
+	}
+}
+
+func TestIndexEventsRefuses(t *testing.T) {
+	tx := strings.Repeat("ab", 32)
+	for _, tc := range []struct{ key, value string }{
+		{"t/00/" + tx[:60], "*"},       // not a hash
+		{"t/00/" + tx, ""},             // empty list
+		{"t/00/" + tx, "1,,2"},         // empty index
+		{"t/00/" + tx, "-1"},           // negative
+		{"t/00/" + tx, "512"},          // beyond MaxBatch
+		{"t/00/" + tx, "0x1"},          // not decimal
+		{"t/00/" + tx, "1,2,"},         // trailing comma
+		{"t/00/" + tx + "/x", "0,1,2"}, // tx not last
+	} {
+		if evs, err := audit.IndexEvents([]byte(tc.key), []byte(tc.value)); err == nil {
+			t.Errorf("IndexEvents(%q, %q) = %q; want an error", tc.key, tc.value, evs)
+		}
+	}
+}
+
+func FuzzIndexEvents(f *testing.F) {
+	tx := strings.Repeat("ab", 32)
+	f.Add("t/00/"+tx, "*")
+	f.Add("m/a|00/"+tx, "0,1,511")
+	f.Add("p/pt_x/00/"+tx, "3")
+	f.Fuzz(func(t *testing.T, key, value string) {
+		evs, err := audit.IndexEvents([]byte(key), []byte(value))
+		if err != nil {
+			return
+		}
+		if value != "*" && len(evs) != audit.IndexCount([]byte(value)) {
+			t.Errorf("IndexEvents(%q, %q) named %d events; IndexCount says %d", key, value, len(evs), audit.IndexCount([]byte(value)))
+		}
+		for _, id := range evs {
+			if _, _, _, err := audit.ParseEventID(id); err != nil {
+				t.Errorf("IndexEvents(%q, %q) named %q: %v", key, value, id, err)
+			}
 		}
 	})
 }
