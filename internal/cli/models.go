@@ -197,6 +197,38 @@ func (s *signerFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&s.node, "node", "http://127.0.0.1:8740", "node URL")
 }
 
+// submit signs a transaction calling contract.method with payload (as
+// JSON) as s selects, submits it and waits for its commit. A transaction
+// committed with a failure code is an error naming it.
+func (s *signerFlags) submit(ctx context.Context, contract, method string, payload any) (ledger.Receipt, error) {
+	signer, id, chain, err := s.load(ctx)
+	if err != nil {
+		return ledger.Receipt{}, err
+	}
+	p, err := json.Marshal(payload)
+	if err != nil {
+		return ledger.Receipt{}, err
+	}
+	raw, _, err := client.Sign(client.Tx{ChainID: chain, Contract: contract, Method: method, Payload: p, Signer: id}, signer)
+	if err != nil {
+		return ledger.Receipt{}, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	rc, err := client.New(s.node, nil).Submit(cctx, raw)
+	if err != nil {
+		return ledger.Receipt{}, fmt.Errorf("submit to %s: %w", s.node, err)
+	}
+	if rc.Result.Code != ledger.CodeOK {
+		msg := fmt.Sprintf("%s.%s: %s: %s", contract, method, rc.Result.Code, rc.Result.Message)
+		if rc.Result.Code == ledger.CodeUnknownContract {
+			msg += fmt.Sprintf(" (this node does not run the %s contract yet)", contract)
+		}
+		return rc, &exitError{code: 1, msg: msg}
+	}
+	return rc, nil
+}
+
 // load returns the signer, its member id and the chain id.
 func (s *signerFlags) load(ctx context.Context) (client.Signer, string, string, error) {
 	switch {
@@ -308,30 +340,9 @@ func newModelsRegisterCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			signer, id, chain, err := s.load(ctx)
+			rc, err := s.submit(ctx, "models", "register", reg)
 			if err != nil {
 				return err
-			}
-			payload, err := json.Marshal(reg)
-			if err != nil {
-				return err
-			}
-			raw, _, err := client.Sign(client.Tx{ChainID: chain, Contract: "models", Method: "register", Payload: payload, Signer: id}, signer)
-			if err != nil {
-				return err
-			}
-			cctx, cancel := context.WithTimeout(ctx, time.Minute)
-			defer cancel()
-			rc, err := client.New(s.node, nil).Submit(cctx, raw)
-			if err != nil {
-				return fmt.Errorf("submit to %s: %w", s.node, err)
-			}
-			if rc.Result.Code != ledger.CodeOK {
-				msg := fmt.Sprintf("models.register: %s: %s", rc.Result.Code, rc.Result.Message)
-				if rc.Result.Code == ledger.CodeUnknownContract {
-					msg += " (this node does not run the models contract yet)"
-				}
-				return &exitError{code: 1, msg: msg}
 			}
 			res := map[string]any{"sha256": reg.SHA256, "name": reg.Name, "version": reg.Version, "tx_hash": rc.TxHash.String(), "height": rc.Height}
 			if asJSON {

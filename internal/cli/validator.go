@@ -1,15 +1,11 @@
 package cli
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/medledger/medledger/client"
 	"github.com/medledger/medledger/internal/contracts/members"
 	"github.com/medledger/medledger/internal/ledger"
 )
@@ -21,32 +17,6 @@ func newValidatorCmd(g *globals) *cobra.Command {
 	}
 	c.AddCommand(newValidatorProposeCmd(g), newValidatorApproveCmd(g))
 	return c
-}
-
-// submitMembers signs a members transaction as s selects and submits it.
-func submitMembers(ctx context.Context, s *signerFlags, method string, payload any) (ledger.Receipt, error) {
-	signer, id, chain, err := s.load(ctx)
-	if err != nil {
-		return ledger.Receipt{}, err
-	}
-	p, err := json.Marshal(payload)
-	if err != nil {
-		return ledger.Receipt{}, err
-	}
-	raw, _, err := client.Sign(client.Tx{ChainID: chain, Contract: "members", Method: method, Payload: p, Signer: id}, signer)
-	if err != nil {
-		return ledger.Receipt{}, err
-	}
-	cctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	rc, err := client.New(s.node, nil).Submit(cctx, raw)
-	if err != nil {
-		return ledger.Receipt{}, fmt.Errorf("submit to %s: %w", s.node, err)
-	}
-	if rc.Result.Code != ledger.CodeOK {
-		return rc, &exitError{code: 1, msg: fmt.Sprintf("members.%s: %s: %s", method, rc.Result.Code, rc.Result.Message)}
-	}
-	return rc, nil
 }
 
 // validatorOutcome reports whether the change was applied by rc's
@@ -77,7 +47,7 @@ func newValidatorProposeCmd(g *globals) *cobra.Command {
 			if r.Name == "" || r.Org == "" || r.PublicKey == "" {
 				return errors.New("--name, --org and --public-key are required")
 			}
-			rc, err := submitMembers(c.Context(), &s, "propose_validator", r)
+			rc, err := s.submit(c.Context(), "members", "propose_validator", r)
 			if err != nil {
 				return err
 			}
@@ -106,7 +76,7 @@ func newValidatorApproveCmd(g *globals) *cobra.Command {
 		Short: "Approve a proposed validator change on behalf of your organisation",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			rc, err := submitMembers(c.Context(), &s, "approve_validator", members.ApproveValidator{Proposal: args[0]})
+			rc, err := s.submit(c.Context(), "members", "approve_validator", members.ApproveValidator{Proposal: args[0]})
 			if err != nil {
 				return err
 			}
