@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -68,6 +69,7 @@ func (b *auditBatcher) record(ctx context.Context, e *audit.Event) error {
 func (b *auditBatcher) work() {
 	defer b.wg.Done()
 	batch := make([]*auditReq, 0, audit.MaxBatch)
+	var buf bytes.Buffer // the payload, reused: signing copies it into the transaction
 	for {
 		batch = batch[:0]
 		select {
@@ -85,22 +87,27 @@ func (b *auditBatcher) work() {
 				break fill
 			}
 		}
-		err := b.flush(batch)
+		err := b.flush(batch, &buf)
 		for _, r := range batch {
 			r.done <- err
 		}
 	}
 }
 
-func (b *auditBatcher) flush(batch []*auditReq) error {
-	events := make([]audit.Event, len(batch))
-	for i, r := range batch {
-		events[i] = *r.e
+func (b *auditBatcher) flush(batch []*auditReq, buf *bytes.Buffer) error {
+	// Encoded as audit.Batch is, without copying the events.
+	var payload struct {
+		Events []*audit.Event `json:"events"`
 	}
-	p, err := json.Marshal(audit.Batch{Events: events})
-	if err != nil {
+	payload.Events = make([]*audit.Event, len(batch))
+	for i, r := range batch {
+		payload.Events[i] = r.e
+	}
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(&payload); err != nil {
 		return err
 	}
+	p := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
 	raw, err := b.sign("audit", "record_batch", p)
 	if err != nil {
 		return err

@@ -161,6 +161,7 @@ func ParseBatch(b []byte) ([]*Event, error) {
 	var batch struct {
 		Events []auditJSON `json:"events"`
 	}
+	batch.Events = make([]auditJSON, 0, min(512, len(b)/1024+1)) // an AuditEvent is some 1.2 KB: no regrowth
 	if err := jsonv2.Unmarshal(b, &batch); err != nil {
 		return nil, fmt.Errorf("%w: not a batch of the expected shape", ErrNotAuditEvent)
 	}

@@ -292,7 +292,9 @@ func (Contract) Exec(c *contract.Context, method string, payload []byte) error {
 		}
 		return record(c, []Event{e}, false)
 	case "record_batch":
-		var b Batch
+		// Sized from the payload (an event is some 1.2 KB of JSON), so
+		// that decoding does not grow the slice by doubling.
+		b := Batch{Events: make([]Event, 0, min(MaxBatch, len(payload)/1024+1))}
 		if err := contract.DecodePayload(payload, &b); err != nil {
 			return err
 		}
