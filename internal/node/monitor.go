@@ -225,49 +225,57 @@ func (mon *monitor) scan(ctx context.Context) error {
 }
 
 func (mon *monitor) tx(ctx context.Context, h uint64, i uint32) error {
-	raw, err := mon.n.store.Tx(h, i)
-	if err != nil {
-		return err
-	}
-	tx, err := ledger.DecodeTx(raw, ledger.MaxTxBytes)
-	if err != nil {
-		return err
-	}
-	txID := tx.ID()              // hashes the whole transaction: once
-	if tx.Contract != "alerts" { // its own alerts do not count as activity
-		for _, o := range mon.act.observe(tx, txID, mon.blockT) {
-			mon.raise(ctx, o)
-		}
-	}
-	if tx.Contract != "audit" {
-		return nil
-	}
-	rb, err := mon.n.store.Result(h, i)
-	if err != nil {
-		return err
-	}
-	res, err := ledger.DecodeResult(rb)
-	if err != nil || res.Code != ledger.CodeOK {
-		return err
-	}
-	var events []*aiaccess.Event
-	switch tx.Method {
-	case "record":
-		// Not scorable if not parsed; the contract accepted it, so it is
-		// well-formed.
-		if e, err := aiaccess.Parse(tx.Payload); err == nil {
-			e.ID = txID.String()
-			events = []*aiaccess.Event{e}
-		}
-	case "record_batch":
-		if events, err = aiaccess.ParseBatch(tx.Payload); err != nil {
+	// The stored transaction is read in place (an audit batch is tens of
+	// kilobytes): nothing below keeps it. Alerts are raised after.
+	var (
+		opens  []alerts.Open
+		events []*aiaccess.Event
+	)
+	err := mon.n.store.ViewTx(h, i, func(raw []byte) error {
+		tx, err := ledger.DecodeTx(raw, ledger.MaxTxBytes)
+		if err != nil {
 			return err
 		}
-		for k, e := range events {
-			if e != nil {
-				e.ID = audit.BatchEventID(txID, k)
+		txID := tx.ID()              // hashes the whole transaction: once
+		if tx.Contract != "alerts" { // its own alerts do not count as activity
+			opens = mon.act.observe(tx, txID, mon.blockT)
+		}
+		if tx.Contract != "audit" {
+			return nil
+		}
+		rb, err := mon.n.store.Result(h, i)
+		if err != nil {
+			return err
+		}
+		res, err := ledger.DecodeResult(rb)
+		if err != nil || res.Code != ledger.CodeOK {
+			return err
+		}
+		switch tx.Method {
+		case "record":
+			// Not scorable if not parsed; the contract accepted it, so it
+			// is well-formed.
+			if e, err := aiaccess.Parse(tx.Payload); err == nil {
+				e.ID = txID.String()
+				events = []*aiaccess.Event{e}
+			}
+		case "record_batch":
+			if events, err = aiaccess.ParseBatch(tx.Payload); err != nil {
+				return err
+			}
+			for k, e := range events {
+				if e != nil {
+					e.ID = audit.BatchEventID(txID, k)
+				}
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, o := range opens {
+		mon.raise(ctx, o)
 	}
 	for _, e := range events {
 		if e == nil {

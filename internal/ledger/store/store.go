@@ -393,6 +393,21 @@ func (s *Store) Tx(h uint64, i uint32) ([]byte, error) {
 	return v, nil
 }
 
+// ViewTx calls fn with the encoded transaction i of block h as stored,
+// without copying it: raw is valid only until fn returns, and fn must not
+// modify it or keep anything that aliases it.
+func (s *Store) ViewTx(h uint64, i uint32, fn func(raw []byte) error) error {
+	v, c, err := s.db.Get(TxKey(h, i))
+	if errors.Is(err, pebble.ErrNotFound) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("tx %d/%d: %w", h, i, err)
+	}
+	defer c.Close()
+	return fn(v)
+}
+
 // Result returns the encoded result of transaction i of block h.
 func (s *Store) Result(h uint64, i uint32) ([]byte, error) {
 	v, err := s.get(ResultKey(h, i))

@@ -115,6 +115,14 @@ func checkBlocks(t *testing.T, st *store.Store, c *chain) {
 			if got, err := st.Tx(h, uint32(i)); err != nil || !bytes.Equal(got, b.Txs[i]) {
 				t.Errorf("Tx(%d, %d) = %x, %v; want %x", h, i, got, err, b.Txs[i])
 			}
+			if err := st.ViewTx(h, uint32(i), func(raw []byte) error {
+				if !bytes.Equal(raw, b.Txs[i]) {
+					t.Errorf("ViewTx(%d, %d) saw %x; want %x", h, i, raw, b.Txs[i])
+				}
+				return nil
+			}); err != nil {
+				t.Errorf("ViewTx(%d, %d): %v", h, i, err)
+			}
 			if got, err := st.Result(h, uint32(i)); err != nil || !bytes.Equal(got, b.Results[i]) {
 				t.Errorf("Result(%d, %d) = %x, %v; want %x", h, i, got, err, b.Results[i])
 			}
@@ -128,6 +136,9 @@ func checkBlocks(t *testing.T, st *store.Store, c *chain) {
 		}
 		if _, err := st.Tx(h, uint32(len(b.Txs))); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Tx(%d, %d) error = %v; want ErrNotFound", h, len(b.Txs), err)
+		}
+		if err := st.ViewTx(h, uint32(len(b.Txs)), func([]byte) error { t.Error("ViewTx called fn for a missing tx"); return nil }); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("ViewTx(%d, %d) error = %v; want ErrNotFound", h, len(b.Txs), err)
 		}
 		if _, err := st.Result(h, uint32(len(b.Txs))); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Result(%d, %d) error = %v; want ErrNotFound", h, len(b.Txs), err)
