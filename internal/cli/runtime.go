@@ -17,7 +17,11 @@ import (
 // steals a core for tens of milliseconds on a two-core machine. Measured
 // with `medledger bench fhir` (1,000 patients, 64 clients, 2 cores):
 // GOGC 200 → read p99 9.1 ms, RSS 0.74 GB; 400 → p99 6.0 ms, RSS 0.98 GB.
-const defaultGCPercent = 400
+// With authentication and audit (`bench fhir --auth`, which allocates
+// ~35 KB per read), a mark phase of 200-260 ms every ~2 s set the read
+// p99: five runs each, GOGC 400 → median p99 20.9 ms, peak RSS 1.2 GB;
+// 800 → median 17.5 ms, peak RSS 1.9 GB. The memory limit below bounds it.
+const defaultGCPercent = 800
 
 // tuneRuntime applies process-wide runtime settings. An operator's GOGC,
 // GOMEMLIMIT and GOMAXPROCS always win. Without GOMEMLIMIT the soft
