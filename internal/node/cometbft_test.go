@@ -69,6 +69,20 @@ func cometConfig(p2pPort int) node.CometBFTConfig {
 }
 
 // newCluster creates n validator homes (not started).
+// runningCluster returns a cluster of n validators, all started. It skips
+// the test under -short.
+func runningCluster(t *testing.T, n int) *cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("consensus cluster test: skipped with -short")
+	}
+	c := newCluster(t, n)
+	for i := range n {
+		c.start(i)
+	}
+	return c
+}
+
 func newCluster(t *testing.T, n int) *cluster {
 	t.Helper()
 	homes, doc, err := home.InitNetwork(t.TempDir(), home.NetworkOptions{Validators: n, ChainID: "ml-cluster-test"})
@@ -284,13 +298,7 @@ func getJSON(t *testing.T, n *node.Node, path string, v any) {
 //   - a new full node (not a validator) joins and syncs to the same app
 //     hash.
 func TestCometBFTConsortium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("consensus cluster test: skipped with -short")
-	}
-	c := newCluster(t, 4)
-	for i := range 4 {
-		c.start(i)
-	}
+	c := runningCluster(t, 4)
 	acked := c.load(2000, 100, 0, 1, 2, 3)
 	c.checkSameChain(acked)
 
@@ -423,13 +431,7 @@ func verifyLedger(t *testing.T, h home.Home, doc *genesis.Doc) {
 // network's, and the node must stop with an error rather than go on
 // silently, while the other three carry on.
 func TestCometBFTTamper(t *testing.T) {
-	if testing.Short() {
-		t.Skip("consensus cluster test: skipped with -short")
-	}
-	c := newCluster(t, 4)
-	for i := range 4 {
-		c.start(i)
-	}
+	c := runningCluster(t, 4)
 	acked := c.load(200, 50, 0, 1, 2, 3)
 	c.stop(3)
 
@@ -515,13 +517,7 @@ func TestCometBFTOpenClose(t *testing.T) {
 // because the new one votes: every validator has power 10, and 0, 1 and 2
 // hold 30 of 50, not more than two thirds.
 func TestCometBFTAddValidator(t *testing.T) {
-	if testing.Short() {
-		t.Skip("consensus cluster test: skipped with -short")
-	}
-	c := newCluster(t, 4)
-	for i := range 4 {
-		c.start(i)
-	}
+	c := runningCluster(t, 4)
 	acked := c.load(200, 50, 0, 1, 2, 3)
 
 	dir := t.TempDir()
