@@ -87,7 +87,7 @@ func (s *Server) plan(r *http.Request, entries []bundleEntry) ([]planned, *apiEr
 	if err != nil {
 		return nil, err
 	}
-	if err := searches.record(r, s); err != nil {
+	if err := searches.record(); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -216,7 +216,7 @@ func rewriteRefs(v any, ids map[string]string) {
 // may read match: a hidden one is as good as absent, which never tells
 // the caller it exists. The search is an access like any other and is
 // audited (with what it matched) before its answer is disclosed: at once,
-// or with q's other searches when q is not nil.
+// or, when later is not nil, queued there to be recorded with the others.
 func (s *Server) findOne(r *http.Request, typ, query string, later *auditQueue) (*rec.Meta, *apiError) {
 	if s.deps.Index == nil {
 		return nil, outcome(http.StatusNotImplemented, "not-supported", "", "conditional create needs search, which this server does not offer")
@@ -263,7 +263,7 @@ func (s *Server) findOne(r *http.Request, typ, query string, later *auditQueue) 
 // cost one commit rather than one each.
 type auditQueue []func() error
 
-func (q auditQueue) record(r *http.Request, s *Server) *apiError {
+func (q auditQueue) record() *apiError {
 	errs := make([]error, len(q))
 	var wg sync.WaitGroup
 	for i, write := range q {

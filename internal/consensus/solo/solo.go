@@ -609,8 +609,7 @@ func (s *Sequencer) sequence() {
 			case it := <-s.blockQ:
 				batch = append(batch, it)
 			default:
-				inBlocks := int(s.inBlocks.Load())
-				if len(s.blockQ) == 0 && len(s.verifyQ) == 0 && s.Queued()-inBlocks <= len(batch) && inBlocks == 0 {
+				if len(s.blockQ) == 0 && len(s.verifyQ) == 0 && s.inBlocks.Load() == 0 && s.Queued() <= len(batch) {
 					break collect // nothing else is on its way, and the committer is idle
 				}
 				select {
